@@ -279,3 +279,36 @@ def test_hf_backend_stops_at_stop_strings(tokenizer, tiny_world, greedy):
             assert text.endswith("</search>") or g.token_ids[-1] == tokenizer.eos_token_id
         else:
             assert len(g.token_ids) == 40 and "</search>" not in text
+
+
+def test_hf_cache_reuse_matches_fresh_prefill(tokenizer, retriever, tiny_world):
+    """KV reuse across turns, shared group prefill and the reserved cache change no token."""
+    from transformers import AutoModelForCausalLM
+
+    from agentic_rag.backends.hf import HFBackend
+
+    class FreshPrefill(HFBackend):
+        def _continue(self, prompts, weights, device):
+            return None, None, None
+
+        def _shared_prefill(self, prompts, input_ids, attention):
+            return None
+
+        def _new_cache(self):
+            return None  # generate's own concatenating cache
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_world.model).eval()
+    protocol = make_protocol(tokenizer, ProtocolConfig(name="tags", topk=2))
+    questions = [r["question"] for r in _questions(tiny_world, 3) for _ in range(2)]
+    cfg = RolloutConfig(max_turns=3, max_turn_tokens=24)
+    runs = [
+        RolloutEngine(backend(model, tokenizer), retriever, protocol, cfg).run(questions, True)
+        for backend in (HFBackend, FreshPrefill)
+    ]
+    assert max(t.num_turns for t in runs[0]) == 3
+    for reused, fresh in zip(*runs, strict=True):
+        assert reused.completion_ids == fresh.completion_ids
+        assert reused.env_mask == fresh.env_mask
+        assert torch.allclose(
+            torch.tensor(reused.logprobs), torch.tensor(fresh.logprobs), atol=1e-4
+        )
