@@ -254,9 +254,7 @@ def report(config: str, recipe, runs: list[dict]) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument(
-        "--configs", default="default", help=f"comma-separated, from {sorted(CONFIGS)}"
-    )
+    ap.add_argument("--configs", default="default", help=f"comma-separated, from {sorted(CONFIGS)}")
     ap.add_argument("--runs", type=int, default=5, help="paired runs per config (>= 5 for medians)")
     ap.add_argument(
         "--steps",

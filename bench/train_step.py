@@ -349,8 +349,10 @@ def report(args, recipe, measured: list[dict], params: int, search, cuda: bool) 
     info = _world.machine()
     print(" | ".join(f"{k} {v}" for k, v in info.items()))
     r, g = recipe.rollout, recipe.grpo
+    gpu_shape = args.model_shape == "qwen2.5-0.5b"
     print(
-        f"GRPO step of recipes/tiny.yaml ({args.model_shape}, {params / 1e6:.1f}M params, "
+        f"GRPO step of recipes/tiny.yaml{' + Search-R1 budgets' if gpu_shape else ''} "
+        f"({args.model_shape}, {params / 1e6:.1f}M params, "
         f"{args.device}): {g.per_device_train_batch_size // g.num_generations} prompts x "
         f"G={g.num_generations}, protocol {recipe.protocol.name}, max_turns {r.max_turns}, "
         f"{r.max_turn_tokens} tokens/turn, {r.max_completion_tokens} per trajectory; "
@@ -381,7 +383,7 @@ def report(args, recipe, measured: list[dict], params: int, search, cuda: bool) 
         name = torch.cuda.get_device_name(0)
         peak = (args.peak_tflops or 0) * 1e12 or next((p for k, p in PEAK_BF16 if k in name), 0)
         if peak:
-            shape = QWEN2_5_0_5B if args.model_shape == "qwen2.5-0.5b" else _tiny_shape(recipe)
+            shape = QWEN2_5_0_5B if gpu_shape else _tiny_shape(recipe)
             figures["update_mfu"] = update_mfu(measured, params, shape, peak)
             print(f"MFU of the update (bf16 peak {peak / 1e12:.0f} TFLOP/s): "
                   f"{figures['update_mfu']:.1%}")  # fmt: skip
