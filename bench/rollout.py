@@ -11,9 +11,9 @@ is the last step's wall time (the first pays one-time setup). Reported: medians 
 figures with min-max, and the median of the per-run ratios ours/TRL.
 
 Rollouts are greedy by default: the brief warm start puts well-formed tool calls at the policy's
-mode (1.25 searches per trajectory greedy) but not yet under T=1 sampling (0.28), and a loop that
-rarely searches measures only `generate`. `--sample` uses the recipe's temperature. The GRPO
-loss keeps the recipe's temperature either way.
+mode for some questions (0.25-0.625 searches per trajectory greedy, 5-run medians) but not yet
+under T=1 sampling (0.28), and a loop that rarely searches measures only `generate`. `--sample`
+uses the recipe's temperature. The GRPO loss keeps the recipe's temperature either way.
 
 Budgets in TRL's terms: max_completion_length = max_completion_tokens, max_tool_calling_iterations
 = max_turns - 1 (TRL's first generation is not an iteration), generation_kwargs.max_new_tokens =
