@@ -1,6 +1,6 @@
 """A seeded fictional knowledge base for the offline default: questions only a search can answer.
 
-Every entity name is an invented word built from syllables and every attribute is drawn at
+Every entity name is two invented words (from a shared pool) and every attribute is drawn at
 random, so neither a pretrained nor a tiny model can know an answer without retrieving it. The
 entity a question is about appears verbatim in the question and is the right search query; its
 passage starts with that name and states the answer verbatim.
@@ -42,47 +42,36 @@ FEATURES = ("bridges", "markets", "gardens", "harbor", "towers", "festivals", "m
             "libraries", "vineyards", "fountains", "museums", "orchards", "lighthouse", "theaters",
             "castle", "bakeries", "monastery", "waterfalls", "stadium")  # fmt: skip
 
-# Disjoint year ranges per attribute: a two-hop answer can never also appear in the first passage.
+# Years in disjoint ranges per attribute, so no passage states one year for two facts.
 CITY_FOUNDED = (1100, 1849)
 COMPANY_FOUNDED = (1850, 1939)
-PERSON_BORN = (1940, 2005)
 
-# Templates per relation; `{e}` is the entity the first search must look up.
+# Templates per relation; `{e}` is the entity the first search must look up. Years are stated in
+# passages (distractors) but never asked: every answer is a name or a word, one or two tokens
+# for the tiny policy, where a year is four digit tokens to copy. No passage states two facts
+# of one type (two names, two words), so reading an answer is finding the one slot of its type.
 SINGLE_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "person.birth_city": ("Where was {e} born?", "In which city was {e} born?",
-                          "What is the birthplace of {e}?"),
     "person.employer": ("Which company does {e} work for?", "Who employs {e}?",
                         "What company employs {e}?"),
-    "person.birth_year": ("In what year was {e} born?", "When was {e} born?"),
     "person.occupation": ("What is the occupation of {e}?", "What does {e} do for a living?",
                           "What job does {e} have?"),
     "city.country": ("In which country is {e}?", "Which country is {e} in?",
                      "{e} is a city in which country?"),
-    "city.founded": ("When was {e} founded?", "In what year was the city of {e} founded?"),
     "city.feature": ("What is {e} known for?", "What is the city of {e} famous for?"),
     "company.hq_city": ("Where is {e} headquartered?", "In which city is {e} based?"),
-    "company.founded": ("When was {e} founded?", "In what year was the company {e} founded?"),
     "company.product": ("What does {e} make?", "What product does {e} make?"),
     "country.capital": ("What is the capital of {e}?", "Which city is the capital of {e}?"),
     "country.language": ("What language is spoken in {e}?", "What do the people of {e} speak?"),
 }  # fmt: skip
 TWO_HOP_TEMPLATES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("person.birth_city", "city.country"): ("In which country was {e} born?",
-                                            "In which country is the birthplace of {e}?"),
-    ("person.birth_city", "city.founded"): ("When was the city where {e} was born founded?",
-                                            "In what year was the birthplace of {e} founded?"),
     ("person.employer", "company.hq_city"): ("Where is the employer of {e} headquartered?",
                                              "In which city is the company {e} works for based?"),
-    ("person.employer", "company.founded"): ("When was the employer of {e} founded?",
-                                             "In what year was the company {e} works for founded?"),
     ("person.employer", "company.product"): ("What does the employer of {e} make?",
                                              "What product does the company {e} works for make?"),
     ("city.country", "country.capital"): ("What is the capital of the country {e} is in?",
                                           "Which city is the capital of the country of {e}?"),
     ("company.hq_city", "city.country"): ("In which country is {e} headquartered?",
                                           "In which country is the city {e} is based in?"),
-    ("country.capital", "city.founded"): ("When was the capital of {e} founded?",
-                                          "In what year was the capital of {e} founded?"),
 }  # fmt: skip
 
 
@@ -90,17 +79,21 @@ TWO_HOP_TEMPLATES: dict[tuple[str, str], tuple[str, ...]] = {
 class SyntheticKBConfig:
     """Shape of the generated world; the seed is passed to `generate_kb` separately."""
 
-    num_countries: int = field(default=20, metadata={"help": "Countries (one passage each)."})
+    num_countries: int = field(default=60, metadata={"help": "Countries (one passage each)."})
     num_cities: int = field(
         default=80, metadata={"help": "Cities; each split needs at least one per country."}
     )
     num_companies: int = field(default=60, metadata={"help": "Companies (one passage each)."})
-    num_people: int = field(default=300, metadata={"help": "People (one passage each)."})
+    num_people: int = field(default=1500, metadata={"help": "People (one passage each)."})
     test_fraction: float = field(
         default=0.15,
         metadata={"help": "Share of every entity kind put in the held-out (test) world."},
     )
-    num_train_questions: int = field(default=1500, metadata={"help": "Training questions."})
+    name_words: int = field(
+        default=300,
+        metadata={"help": "Invented words that every two-word entity name is drawn from."},
+    )
+    num_train_questions: int = field(default=5000, metadata={"help": "Training questions."})
     num_test_questions: int = field(default=200, metadata={"help": "Held-out questions."})
     two_hop_fraction: float = field(
         default=0.5, metadata={"help": "Share of two-hop questions in each split."}
@@ -110,6 +103,8 @@ class SyntheticKBConfig:
         for name in ("num_countries", "num_cities", "num_companies", "num_people"):
             if getattr(self, name) < 2:
                 raise ValueError(f"SyntheticKBConfig.{name} must be >= 2 (one per split)")
+        if self.name_words < 4:
+            raise ValueError("SyntheticKBConfig.name_words must be >= 4, e.g. 150")
         for name in ("num_train_questions", "num_test_questions"):
             if getattr(self, name) < 1:
                 raise ValueError(f"SyntheticKBConfig.{name} must be >= 1")
@@ -180,24 +175,43 @@ def _known_words() -> frozenset[str]:
 
 
 class _NameMaker:
-    """Unique invented words, none a prefix of another, so a name never matches inside another."""
+    """Two-word names over a shared pool of invented words, each pair used once.
 
-    def __init__(self, rng: random.Random) -> None:
+    Train and test entities are different pairs over the same words: a held-out name is new, but
+    each of its words is a token the policy has read and written in training, so answering needs
+    copying, never an embedding no gradient reached. No word is a prefix of another, so a word
+    never matches inside a longer one.
+    """
+
+    def __init__(self, rng: random.Random, pool_size: int) -> None:
         self.rng = rng
-        self.used: set[str] = set()
-        self.known = _known_words()
-
-    def word(self, min_syllables: int, max_syllables: int) -> str:
-        for _ in range(10_000):
-            n = self.rng.randint(min_syllables, max_syllables)
-            parts = [self.rng.choice(_ONSETS) + self.rng.choice(_VOWELS) for _ in range(n)]
-            word = "".join(parts) + self.rng.choice(_CODAS)
-            if word in self.known or not 4 <= len(word) <= _MAX_NAME_CHARS:
+        known = _known_words()
+        words: set[str] = set()
+        for _ in range(200 * pool_size):
+            if len(words) == pool_size:
+                break
+            n = rng.randint(2, 3)
+            word = "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) for _ in range(n))
+            word += rng.choice(_CODAS)
+            if word in known or not 4 <= len(word) <= _MAX_NAME_CHARS:
                 continue
-            if not any(u.startswith(word) or word.startswith(u) for u in self.used):
-                self.used.add(word)
-                return word.capitalize()
-        raise RuntimeError("ran out of unique invented names: lower the SyntheticKBConfig sizes")
+            if not any(u.startswith(word) or word.startswith(u) for u in words):
+                words.add(word)
+        else:
+            raise RuntimeError("ran out of invented words: lower SyntheticKBConfig.name_words")
+        self.words = sorted(w.capitalize() for w in words)
+        self.used: set[frozenset[str]] = set()
+
+    def word(self) -> str:
+        return self.rng.choice(self.words)
+
+    def name(self) -> str:
+        for _ in range(10_000):
+            first, last = self.rng.sample(self.words, 2)
+            if (pair := frozenset((first, last))) not in self.used:
+                self.used.add(pair)
+                return f"{first} {last}"
+        raise RuntimeError("ran out of unique names: raise SyntheticKBConfig.name_words")
 
 
 def _split_count(total: int, fraction: float) -> dict[str, int]:
@@ -214,12 +228,10 @@ def _build_world(
             f"the {split} world has {counts['cities']} cities for {counts['countries']} countries:"
             " raise SyntheticKBConfig.num_cities (every country needs a capital)"
         )
-    countries = [_Entity("country", names.word(2, 3)) for _ in range(counts["countries"])]
-    cities = [_Entity("city", names.word(2, 3)) for _ in range(counts["cities"])]
-    companies = [_Entity("company", names.word(2, 3)) for _ in range(counts["companies"])]
-    people = [
-        _Entity("person", f"{names.word(2, 2)} {names.word(2, 3)}") for _ in range(counts["people"])
-    ]
+    countries = [_Entity("country", names.name()) for _ in range(counts["countries"])]
+    cities = [_Entity("city", names.name()) for _ in range(counts["cities"])]
+    companies = [_Entity("company", names.name()) for _ in range(counts["companies"])]
+    people = [_Entity("person", names.name()) for _ in range(counts["people"])]
     for i, city in enumerate(cities):  # the first city of each country is its capital
         country = countries[i] if i < len(countries) else rng.choice(countries)
         if i < len(countries):
@@ -228,15 +240,13 @@ def _build_world(
         city.facts["city.founded"] = str(rng.randint(*CITY_FOUNDED))
         city.facts["city.feature"] = rng.choice(FEATURES)
     for country in countries:
-        country.facts["country.language"] = names.word(2, 3)
+        country.facts["country.language"] = names.word()
     for company in companies:
         company.links["company.hq_city"] = rng.choice(cities)
         company.facts["company.founded"] = str(rng.randint(*COMPANY_FOUNDED))
         company.facts["company.product"] = rng.choice(PRODUCTS)
     for person in people:
-        person.links["person.birth_city"] = rng.choice(cities)
         person.links["person.employer"] = rng.choice(companies)
-        person.facts["person.birth_year"] = str(rng.randint(*PERSON_BORN))
         person.facts["person.occupation"] = rng.choice(OCCUPATIONS)
     return [*countries, *cities, *companies, *people]
 
@@ -261,10 +271,7 @@ def _passage_text(e: _Entity) -> str:
         )
     job = f["person.occupation"]
     article = "an" if job[0] in "aeiou" else "a"
-    return (
-        f"{n} is {article} {job} born in {link['person.birth_city']} in {f['person.birth_year']}."
-        f" {n} works for {link['person.employer']}."
-    )
+    return f"{n} is {article} {job}. {n} works for {link['person.employer']}."
 
 
 def _value(e: _Entity, relation: str) -> str:
@@ -337,7 +344,7 @@ def generate_kb(seed: int, config: SyntheticKBConfig | None = None) -> Synthetic
     """Build the corpus and the train/test questions; identical for identical (seed, config)."""
     config = config or SyntheticKBConfig()
     rng = random.Random(seed)
-    names = _NameMaker(rng)
+    names = _NameMaker(rng, config.name_words)
     totals = {
         "countries": config.num_countries,
         "cities": config.num_cities,

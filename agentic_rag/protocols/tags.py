@@ -74,9 +74,11 @@ class TagsProtocol(Protocol):
         return self._head + self.encode(body)[:room] + self._tail if room > 0 else []
 
     def action_text(self, action: Action, thought: str | None = None) -> str:
-        think = f"<think>{thought or ''}</think>\n"
+        # Spaced like the prompt's "<search> query </search>": a name then tokenizes as it does
+        # in the question and the passages (" Name"), so copying it is copying the same tokens.
+        think = f"<think> {thought or ''} </think>\n"
         if action.kind == "search":
-            return f"{think}<search>{action.queries[0]}</search>"
+            return f"{think}<search> {action.queries[0]} </search>"
         if action.kind == "answer":
-            return f"{think}<answer>{action.answer}</answer>"
+            return f"{think}<answer> {action.answer} </answer>"
         raise ValueError(f"no demonstration text for a {action.kind} action")

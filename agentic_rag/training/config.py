@@ -52,7 +52,7 @@ class DataConfig:
 class OfflineConfig:
     """The built-in offline default: fictional KB -> index -> tiny model -> SFT -> GRPO -> eval."""
 
-    num_entities: int = 300
+    num_entities: int = 1500
     """People in the generated knowledge base (one passage each, plus fixed numbers of
     cities, companies and countries); 1,500 training questions need about 150 or more."""
     vocab_size: int = 2048
@@ -62,8 +62,14 @@ class OfflineConfig:
     sft_epochs: float = 2.0
     """Warm-start epochs over demonstrations; few enough to leave headroom for GRPO."""
     sft_learning_rate: float = 3e-3
-    sft_examples: int = 600
-    """Demonstrations used for the warm start (a subset of the training questions)."""
+    sft_examples: int = 5000
+    """Training questions generated; split between the warm start and GRPO by `sft_share`."""
+    sft_share: float = 0.7
+    """Share of training entities whose questions are warm-start demonstrations; GRPO trains on
+    the questions about the others, so its reward pays for reading, not for recall."""
+    shortcut_fraction: float = 0.0
+    """Share of two-hop demonstrations that answer after one search, with the bridge entity
+    (wrong): the warm start then under-searches and GRPO must learn that a second search pays."""
     eval_questions: int = 200
     """Held-out questions scored before and after GRPO."""
 

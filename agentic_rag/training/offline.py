@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import time
 from pathlib import Path
 
@@ -42,7 +43,9 @@ def build_world(recipe: Recipe, out: Path, seed: int) -> dict[str, Path]:
     from retriever_index.build import BuildConfig, build_index
 
     cfg = recipe.offline
-    kb = generate_kb(seed, SyntheticKBConfig(num_people=cfg.num_entities))
+    kb = generate_kb(
+        seed, SyntheticKBConfig(num_people=cfg.num_entities, num_train_questions=cfg.sft_examples)
+    )
     paths = write_kb(kb, out / "kb")
     index_dir = out / "index"
     if not (index_dir / "manifest.json").exists():
@@ -62,23 +65,59 @@ def build_world(recipe: Recipe, out: Path, seed: int) -> dict[str, Path]:
     return {**paths, "index": index_dir, "base_model": model_dir}
 
 
-def demonstrations(protocol: Protocol, search, examples: list[dict]) -> list[dict]:
-    """SFT rows: prompt + a gold trajectory (real retrieval results), loss on model tokens only."""
-    hop_queries = [h["query"] for e in examples for h in e["hops"]]
-    hits = iter(search.search_batch(hop_queries, protocol.config.topk))
-    rows = []
+def demonstrations(
+    protocol: Protocol, search, examples: list[dict], shortcut_fraction: float = 0.0, seed: int = 0
+) -> list[dict]:
+    """SFT rows: prompt + a gold trajectory (real retrieval results), loss on model tokens only.
+
+    A `shortcut_fraction` of the two-hop demonstrations stop after the first search and answer
+    with the entity found there (the bridge, never the answer): the warm start learns this
+    careless habit and under-searches, and GRPO must learn that the second search pays. Single-hop
+    demonstrations are always right: answers that are not read off a passage would teach the
+    policy not to copy.
+    """
+    rng = random.Random(seed)
+    plans = []
     for e in examples:
+        hops = e["hops"]
+        if len(hops) > 1 and rng.random() < shortcut_fraction:
+            plans.append((e, hops[:1], hops[0]["answer"]))
+        else:
+            plans.append((e, hops, e["answers"][0]))
+    queries = [h["query"] for _, hops, _ in plans for h in hops]
+    hits = iter(search.search_batch(queries, protocol.config.topk))
+    rows = []
+    for e, hops, answer in plans:
         steps = []
-        for i, hop in enumerate(e["hops"]):
+        for i, hop in enumerate(hops):
             thought = "I need to search." if i == 0 else "I need to search again."
             steps.append((Action("search", queries=(hop["query"],)), [next(hits)], thought))
-        steps.append((Action("answer", answer=e["answers"][0]), [], "I know the answer."))
+        steps.append((Action("answer", answer=answer), [], "I know the answer."))
         prompt = protocol.prompt_ids(e["question"])
         completion, env_mask = protocol.demonstration(steps)
         rows.append(
             {"input_ids": prompt + completion, "completion_mask": [0] * len(prompt) + env_mask}
         )
     return rows
+
+
+def split_by_entity(rows: list[dict], sft_share: float) -> tuple[list[dict], list[dict]]:
+    """(warm-start questions, GRPO questions), split by the entity the first search looks up.
+
+    GRPO's questions are about entities no demonstration touched, so its reward pays for
+    reading passages, not for recalling what the warm start memorized.
+    """
+    entities = sorted({r["supporting_ids"][0] for r in rows})
+    random.Random(0).shuffle(entities)
+    sft = set(entities[: round(len(entities) * sft_share)])
+    return (
+        [r for r in rows if r["supporting_ids"][0] in sft],
+        [r for r in rows if r["supporting_ids"][0] not in sft],
+    )
+
+
+def _train_rows(world: dict[str, Path]) -> list[dict]:
+    return [json.loads(line) for line in world["train"].read_text().splitlines()]
 
 
 def warm_start(recipe: Recipe, world: dict[str, Path], out: Path, seed: int, search) -> Path:
@@ -93,10 +132,8 @@ def warm_start(recipe: Recipe, world: dict[str, Path], out: Path, seed: int, sea
     cfg = recipe.offline
     tokenizer = AutoTokenizer.from_pretrained(world["base_model"])
     protocol = make_protocol(tokenizer, recipe.protocol)
-    train = [json.loads(line) for line in world["train"].read_text().splitlines()][
-        : cfg.sft_examples
-    ]
-    rows = demonstrations(protocol, search, train)
+    train, _ = split_by_entity(_train_rows(world), cfg.sft_share)
+    rows = demonstrations(protocol, search, train, cfg.shortcut_fraction, seed)
     _say(f"SFT warm start on {len(rows)} demonstrations")
     args = SFTConfig(
         output_dir=str(out / "sft_run"),
@@ -107,6 +144,7 @@ def warm_start(recipe: Recipe, world: dict[str, Path], out: Path, seed: int, sea
         max_length=None,
         lr_scheduler_type="cosine",
         warmup_steps=0.05,
+        adam_beta2=0.95,  # steadier at the high learning rate a tiny model trains fast with
         logging_steps=10,
         save_strategy="no",
         report_to="none",
@@ -177,7 +215,11 @@ def run_offline(recipe: Recipe, resume: bool = False) -> dict:
 
     recipe.model.model_name_or_path = str(sft_dir)
     recipe.grpo.output_dir = str(out / "grpo")
-    trainer = train_grpo(recipe, load_qa(str(world["train"])), search, resume=resume)
+    _, rl_rows = split_by_entity(_train_rows(world), recipe.offline.sft_share)
+    rl_ids = {r["id"] for r in rl_rows}
+    rl_questions = [q for q in load_qa(str(world["train"])) if q.id in rl_ids]
+    _say(f"GRPO on {len(rl_questions)} questions about entities the warm start never saw")
+    trainer = train_grpo(recipe, rl_questions, search, resume=resume)
     after = evaluate_policy(out / "grpo" / "final", recipe, held_out, search)
     _say(f"after GRPO: held-out EM {after['em']:.3f}, F1 {after['f1']:.3f}")
 

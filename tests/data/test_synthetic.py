@@ -107,15 +107,26 @@ def test_ids_are_unique(kb: SyntheticKB) -> None:
     assert len({q.question for q in kb.train + kb.test}) == len(question_ids)
 
 
-def test_names_are_invented_unique_and_never_prefixes(kb: SyntheticKB) -> None:
+def test_names_are_unique_pairs_of_invented_words_never_prefixes(kb: SyntheticKB) -> None:
     titles = [p.title for p in kb.passages]
-    assert len(set(titles)) == len(titles)
-    words = sorted(w.lower() for t in titles for w in t.split())
-    assert len(set(words)) == len(words)
+    pairs = [frozenset(t.split()) for t in titles]
+    assert all(len(pair) == 2 for pair in pairs)
+    assert len(set(pairs)) == len(pairs)  # "A B" and "B A" never both
+    words = sorted({w.lower() for pair in pairs for w in pair})
+    assert len(words) <= kb.config.name_words
     known = _known_words()
     assert not [w for w in words if w in known]
     # sorted order puts any word right before the words it is a prefix of
     assert not [(a, b) for a, b in zip(words, words[1:], strict=False) if b.startswith(a)]
+
+
+def test_held_out_names_are_new_pairs_of_words_seen_in_training(kb: SyntheticKB) -> None:
+    """The point of the word pool: copying a held-out name uses tokens training has shaped."""
+    train_words = {w for q in kb.train for w in q.question.split()}
+    test_names = {q.hops[0].query for q in kb.test}
+    train_names = {q.hops[0].query for q in kb.train}
+    assert test_names.isdisjoint(train_names)
+    assert all(set(name.split()) <= train_words for name in test_names)
 
 
 def test_train_and_test_worlds_are_disjoint(kb: SyntheticKB) -> None:
