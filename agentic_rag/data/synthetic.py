@@ -48,8 +48,8 @@ COMPANY_FOUNDED = (1850, 1939)
 
 # Templates per relation; `{e}` is the entity the first search must look up. Years are stated in
 # passages (distractors) but never asked: every answer is a name or a word, one or two tokens
-# for the tiny policy, where a year is four digit tokens to copy. No passage states two facts
-# of one type (two names, two words), so reading an answer is finding the one slot of its type.
+# for the tiny policy, where a year is four digit tokens to copy. No passage names two other
+# entities or states two common nouns, so reading an answer is finding the one slot of its type.
 SINGLE_TEMPLATES: dict[str, tuple[str, ...]] = {
     "person.employer": ("Which company does {e} work for?", "Who employs {e}?",
                         "What company employs {e}?"),
@@ -90,7 +90,7 @@ class SyntheticKBConfig:
         metadata={"help": "Share of every entity kind put in the held-out (test) world."},
     )
     name_words: int = field(
-        default=300,
+        default=150,
         metadata={"help": "Invented words that every two-word entity name is drawn from."},
     )
     num_train_questions: int = field(default=5000, metadata={"help": "Training questions."})
