@@ -36,9 +36,12 @@ def run(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.config, overrides)
     _set_threads(recipe)
     if recipe.offline is not None:
-        from agentic_rag.training.offline import run_offline
+        from agentic_rag.training.offline import StaleOutputError, run_offline
 
-        run_offline(recipe, resume=args.resume)
+        try:
+            run_offline(recipe, resume=args.resume)
+        except StaleOutputError as err:
+            raise SystemExit(f"error: {err}") from None
         return 0
     from agentic_rag.data.qa import load_qa
     from agentic_rag.retrieval import load_search_tool

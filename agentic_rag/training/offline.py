@@ -196,6 +196,26 @@ def evaluate_policy(model_dir: Path, recipe: Recipe, examples: list[QAExample], 
     }
 
 
+class StaleOutputError(ValueError):
+    """The output directory holds stages built with other settings."""
+
+
+def check_reusable(out: Path, settings: dict) -> None:
+    """Stages are reused on a re-run, so only when they were built with the same settings."""
+    stamp = out / "offline_settings.json"
+    settings = json.loads(json.dumps(settings, default=str))
+    if not stamp.exists():
+        stamp.write_text(json.dumps(settings, indent=2))
+        return
+    built = json.loads(stamp.read_text())
+    changed = sorted(k for k in built.keys() | settings.keys() if built.get(k) != settings.get(k))
+    if changed:
+        raise StaleOutputError(
+            f"{out} holds stages built with other settings (changed: {', '.join(changed)});"
+            f" pass a new --output-dir, or delete {out} to rebuild from scratch"
+        )
+
+
 def run_offline(recipe: Recipe, resume: bool = False) -> dict:
     """The whole offline default; returns (and writes) the summary."""
     from agentic_rag.retrieval import load_search_tool
@@ -205,6 +225,14 @@ def run_offline(recipe: Recipe, resume: bool = False) -> dict:
     seed = recipe.grpo.seed
     out = Path(recipe.grpo.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    check_reusable(
+        out,
+        {
+            "seed": seed,
+            "offline": dataclasses.asdict(recipe.offline),
+            "protocol": dataclasses.asdict(recipe.protocol),
+        },
+    )
     world = build_world(recipe, out, seed)
     recipe.retriever.index = str(world["index"])
     search = load_search_tool(recipe.retriever)

@@ -8,7 +8,7 @@ import pytest
 
 from agentic_rag.protocols import ProtocolConfig, make_protocol
 from agentic_rag.rewards import extract_answer
-from agentic_rag.training.offline import demonstrations, split_by_entity
+from agentic_rag.training.offline import check_reusable, demonstrations, split_by_entity
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +66,14 @@ def test_grpo_questions_are_about_entities_the_warm_start_never_saw(rows):
     entities = sft_entities | {r["supporting_ids"][0] for r in rl}
     assert abs(len(sft_entities) / len(entities) - 0.7) < 0.05
     assert split_by_entity(rows, 0.7) == (sft, rl)
+
+
+def test_a_rerun_with_other_settings_never_reuses_stale_stages(tmp_path):
+    settings = {"seed": 0, "offline": {"sft_epochs": 3, "vocab_size": 2048}}
+    check_reusable(tmp_path, settings)
+    check_reusable(tmp_path, settings)  # same settings: the stages are reused
+    changed = {"seed": 0, "offline": {"sft_epochs": 4, "vocab_size": 2048}}
+    with pytest.raises(ValueError, match=r"changed: offline\).*new --output-dir"):
+        check_reusable(tmp_path, changed)
+    with pytest.raises(ValueError, match=r"changed: seed\)"):
+        check_reusable(tmp_path, {**settings, "seed": 1})
