@@ -80,6 +80,8 @@ class Retriever:
         """Top-k hits per query, best first. k above the corpus size returns every passage.
 
         Empty (or whitespace-only) queries raise ValueError: they would match arbitrary passages.
+        Repeated queries are searched once: the G samples of a GRPO group often issue the same
+        query, and encoding is most of a search's cost.
         """
         if isinstance(queries, str):
             raise TypeError("search_batch takes a list of query strings; use search() for one")
@@ -92,7 +94,11 @@ class Retriever:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         if not queries:
             return []
-        return self.hits(*self._search_rows(list(queries), min(k, len(self))))
+        unique = list(dict.fromkeys(queries))
+        found = dict(
+            zip(unique, self.hits(*self._search_rows(unique, min(k, len(self)))), strict=True)
+        )
+        return [list(found[q]) for q in queries]
 
     def hits(self, scores: np.ndarray, rows: np.ndarray) -> list[list[Hit]]:
         """FAISS-shaped (scores, rows) arrays -> Hits, fetching all passages in one store query.

@@ -66,6 +66,28 @@ def test_a_batch_is_one_encoder_call_and_one_faiss_call(tiny_index, tiny_queries
     assert len(hits) == 100 and calls == {"encode": 1, "faiss": 1}
 
 
+def test_repeated_queries_are_encoded_once(tiny_index, tiny_queries):
+    r = Retriever.load(tiny_index)
+    queries = [q for q, _ in tiny_queries]
+    encoded: list[str] = []
+    real_encode = r.encoder.model.encode
+
+    def encode(sentences, *args, **kwargs):
+        encoded.extend(sentences)
+        return real_encode(sentences, *args, **kwargs)
+
+    r.encoder.model.encode = encode
+    repeated = [queries[0], queries[1], queries[0], queries[2], queries[1], queries[0]]
+    hits = r.search_batch(repeated, 4)
+    assert len(encoded) == 3
+    for q, got in zip(repeated, hits, strict=True):
+        alone = r.search(q, 4)
+        assert [h.id for h in got] == [h.id for h in alone]
+        assert [h.score for h in got] == pytest.approx([h.score for h in alone], abs=1e-5)
+    hits[0].clear()  # each query owns its list: editing one leaves its repeats intact
+    assert len(hits[2]) == 4
+
+
 def test_k_larger_than_corpus_returns_every_passage(retriever):
     hits = retriever.search("anything at all", 1000)
     assert sorted(h.id for h in hits) == sorted(f"d{i}" for i in range(24))
