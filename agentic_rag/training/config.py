@@ -53,8 +53,15 @@ class OfflineConfig:
     """The built-in offline default: fictional KB -> index -> tiny model -> SFT -> GRPO -> eval."""
 
     num_entities: int = 1500
-    """People in the generated knowledge base (one passage each, plus fixed numbers of
-    cities, companies and countries); 1,500 training questions need about 150 or more."""
+    """People in the generated knowledge base, one passage each."""
+    num_companies: int = 60
+    """Companies, one passage each. Two-hop questions go through them: the fewer there are, the
+    more questions share one, and the more GRPO can earn by recalling its facts instead of
+    reading them (docs/training.md: what 150 did)."""
+    num_cities: int = 80
+    """Cities, one passage each (at least one per country in each split)."""
+    num_countries: int = 60
+    """Countries, one passage each."""
     vocab_size: int = 2048
     hidden_size: int = 128
     num_layers: int = 2

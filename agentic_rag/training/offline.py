@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 
 from agentic_rag.data.qa import QAExample, load_qa
+from agentic_rag.data.synthetic import SyntheticKBConfig
 from agentic_rag.protocols import Action, Protocol, make_protocol
 from agentic_rag.protocols.tags import INVALID_ACTION_MESSAGE, SEARCH_R1_TEMPLATE
-from agentic_rag.training.config import Recipe
+from agentic_rag.training.config import OfflineConfig, Recipe
 from agentic_rag.training.curves import plot_curves
 
 # Fixed text every trajectory contains; in the tokenizer's training data so it gets short tokens.
@@ -36,16 +37,25 @@ def _say(message: str) -> None:
     print(f"[agentic-rag] {message}", flush=True)
 
 
+def kb_config(cfg: OfflineConfig) -> SyntheticKBConfig:
+    """The knowledge base's shape, from the recipe's `offline` section."""
+    return SyntheticKBConfig(
+        num_people=cfg.num_entities,
+        num_companies=cfg.num_companies,
+        num_cities=cfg.num_cities,
+        num_countries=cfg.num_countries,
+        num_train_questions=cfg.sft_examples,
+    )
+
+
 def build_world(recipe: Recipe, out: Path, seed: int) -> dict[str, Path]:
     """KB files, index and untrained tiny model under `out` (reused when already there)."""
-    from agentic_rag.data.synthetic import SyntheticKBConfig, generate_kb, iter_texts, write_kb
+    from agentic_rag.data.synthetic import generate_kb, iter_texts, write_kb
     from agentic_rag.tiny import TinyModelConfig, save_tiny
     from retriever_index.build import BuildConfig, build_index
 
     cfg = recipe.offline
-    kb = generate_kb(
-        seed, SyntheticKBConfig(num_people=cfg.num_entities, num_train_questions=cfg.sft_examples)
-    )
+    kb = generate_kb(seed, kb_config(cfg))
     paths = write_kb(kb, out / "kb")
     index_dir = out / "index"
     if not (index_dir / "manifest.json").exists():

@@ -6,9 +6,16 @@ import json
 
 import pytest
 
+from agentic_rag.data.synthetic import generate_kb
 from agentic_rag.protocols import ProtocolConfig, make_protocol
 from agentic_rag.rewards import extract_answer
-from agentic_rag.training.offline import check_reusable, demonstrations, split_by_entity
+from agentic_rag.training.config import OfflineConfig
+from agentic_rag.training.offline import (
+    check_reusable,
+    demonstrations,
+    kb_config,
+    split_by_entity,
+)
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +84,16 @@ def test_a_rerun_with_other_settings_never_reuses_stale_stages(tmp_path):
         check_reusable(tmp_path, changed)
     with pytest.raises(ValueError, match=r"changed: seed\)"):
         check_reusable(tmp_path, {**settings, "seed": 1})
+
+
+def test_the_recipe_sizes_every_entity_kind_of_the_world():
+    cfg = OfflineConfig(
+        num_entities=400, num_companies=30, num_cities=20, num_countries=10, sft_examples=300
+    )
+    kb = generate_kb(0, kb_config(cfg))
+    kinds = {"is a company": 0, "is a city in": 0, "is a country": 0}
+    for p in kb.passages:
+        for marker in kinds:
+            kinds[marker] += marker in p.text
+    assert kinds == {"is a company": 30, "is a city in": 20, "is a country": 10}
+    assert len(kb.passages) == 400 + 30 + 20 + 10 and len(kb.train) == 300
