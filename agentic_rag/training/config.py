@@ -57,7 +57,7 @@ class OfflineConfig:
     num_companies: int = 60
     """Companies, one passage each. Two-hop questions go through them: the fewer there are, the
     more questions share one, and the more GRPO can earn by recalling its facts instead of
-    reading them (docs/training.md: what 150 did)."""
+    reading them (docs/training.md: 60 vs 150)."""
     num_cities: int = 80
     """Cities, one passage each (at least one per country in each split)."""
     num_countries: int = 60
