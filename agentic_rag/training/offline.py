@@ -160,6 +160,8 @@ def warm_start(recipe: Recipe, world: dict[str, Path], out: Path, seed: int, sea
         report_to="none",
         seed=seed,
         use_cpu=recipe.grpo.use_cpu,
+        bf16=recipe.grpo.bf16,  # the recipe's precision for both stages (tiny.yaml: float32)
+        gradient_checkpointing=recipe.grpo.gradient_checkpointing,
     )
     trainer = SFTTrainer(
         model=str(world["base_model"]),
@@ -241,6 +243,7 @@ def run_offline(recipe: Recipe, resume: bool = False) -> dict:
             "seed": seed,
             "offline": dataclasses.asdict(recipe.offline),
             "protocol": dataclasses.asdict(recipe.protocol),
+            "bf16": recipe.grpo.bf16,
         },
     )
     world = build_world(recipe, out, seed)

@@ -172,7 +172,11 @@ def test_searcher_value_error_becomes_422_only_for_its_request(bm25, queries, sv
     with svc.ThreadServer(create_app(Picky(), config), svc.free_port()) as srv:
         good = [{"queries": [q], "k": 3} for q in queries[:6]]
         assert [r.status_code for r in burst(srv.url, good)] == [200] * 6  # clients now "busy"
-        responses = burst(srv.url, [*good, {"queries": ["poison"]}])
+        for _ in range(5):  # on a loaded machine a burst can miss the window: send it again
+            calls.clear()
+            responses = burst(srv.url, [*good, {"queries": ["poison"]}])
+            if any("poison" in c and len(c) > 1 for c in calls):
+                break
     assert [r.status_code for r in responses] == [200] * 6 + [422]
     assert "cannot search 'poison'" in responses[-1].json()["error"]
     for r, q in zip(responses[:6], queries, strict=False):
