@@ -45,7 +45,8 @@ class TinyModelConfig:
     hidden_size: int = 128
     num_layers: int = 2
     num_heads: int = 4
-    num_kv_heads: int = 2
+    num_kv_heads: int = 4
+    """Full multi-head attention: grouped KV heads save memory this model does not need."""
     intermediate_size: int = 384
     max_position_embeddings: int = 2048
     seed: int = 0

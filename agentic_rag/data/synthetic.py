@@ -46,28 +46,24 @@ FEATURES = ("bridges", "markets", "gardens", "harbor", "towers", "festivals", "m
 CITY_FOUNDED = (1100, 1849)
 COMPANY_FOUNDED = (1850, 1939)
 
-# Templates per relation; `{e}` is the entity the first search must look up. Years are stated in
-# passages (distractors) but never asked: every answer is a name or a word, one or two tokens
-# for the tiny policy, where a year is four digit tokens to copy. No passage names two other
-# entities or states two common nouns, so reading an answer is finding the one slot of its type.
+# Templates per relation; `{e}` is the entity the first search must look up. Every answer is a
+# name (two words, or one for a language) that the passage states once: a tiny policy reads a
+# name by copying it, and copying transfers to unseen entities. Years and common nouns (jobs,
+# products, city features) are stated in passages as distractors but never asked: a warm start
+# learned to copy names (held-out answer tokens right 0.7-0.8, teacher-forced) while its noun
+# answers were guesses from the 20 it had seen (0.00-0.17), recall that never transfers.
 SINGLE_TEMPLATES: dict[str, tuple[str, ...]] = {
     "person.employer": ("Which company does {e} work for?", "Who employs {e}?",
                         "What company employs {e}?"),
-    "person.occupation": ("What is the occupation of {e}?", "What does {e} do for a living?",
-                          "What job does {e} have?"),
     "city.country": ("In which country is {e}?", "Which country is {e} in?",
                      "{e} is a city in which country?"),
-    "city.feature": ("What is {e} known for?", "What is the city of {e} famous for?"),
     "company.hq_city": ("Where is {e} headquartered?", "In which city is {e} based?"),
-    "company.product": ("What does {e} make?", "What product does {e} make?"),
     "country.capital": ("What is the capital of {e}?", "Which city is the capital of {e}?"),
     "country.language": ("What language is spoken in {e}?", "What do the people of {e} speak?"),
 }  # fmt: skip
 TWO_HOP_TEMPLATES: dict[tuple[str, str], tuple[str, ...]] = {
     ("person.employer", "company.hq_city"): ("Where is the employer of {e} headquartered?",
                                              "In which city is the company {e} works for based?"),
-    ("person.employer", "company.product"): ("What does the employer of {e} make?",
-                                             "What product does the company {e} works for make?"),
     ("city.country", "country.capital"): ("What is the capital of the country {e} is in?",
                                           "Which city is the capital of the country of {e}?"),
     ("company.hq_city", "city.country"): ("In which country is {e} headquartered?",
@@ -79,12 +75,15 @@ TWO_HOP_TEMPLATES: dict[tuple[str, str], tuple[str, ...]] = {
 class SyntheticKBConfig:
     """Shape of the generated world; the seed is passed to `generate_kb` separately."""
 
-    num_countries: int = field(default=60, metadata={"help": "Countries (one passage each)."})
+    num_countries: int = field(default=100, metadata={"help": "Countries (one passage each)."})
     num_cities: int = field(
-        default=80, metadata={"help": "Cities; each split needs at least one per country."}
+        default=150, metadata={"help": "Cities; each split needs at least one per country."}
     )
-    num_companies: int = field(default=60, metadata={"help": "Companies (one passage each)."})
-    num_people: int = field(default=1500, metadata={"help": "People (one passage each)."})
+    num_companies: int = field(default=150, metadata={"help": "Companies (one passage each)."})
+    num_people: int = field(
+        default=3500,
+        metadata={"help": "People (one passage each); most questions start from a person."},
+    )
     test_fraction: float = field(
         default=0.15,
         metadata={"help": "Share of every entity kind put in the held-out (test) world."},
@@ -93,7 +92,7 @@ class SyntheticKBConfig:
         default=150,
         metadata={"help": "Invented words that every two-word entity name is drawn from."},
     )
-    num_train_questions: int = field(default=5000, metadata={"help": "Training questions."})
+    num_train_questions: int = field(default=6000, metadata={"help": "Training questions."})
     num_test_questions: int = field(default=200, metadata={"help": "Held-out questions."})
     two_hop_fraction: float = field(
         default=0.5, metadata={"help": "Share of two-hop questions in each split."}

@@ -52,29 +52,29 @@ class DataConfig:
 class OfflineConfig:
     """The built-in offline default: fictional KB -> index -> tiny model -> SFT -> GRPO -> eval."""
 
-    num_entities: int = 1500
-    """People in the generated knowledge base, one passage each."""
-    num_companies: int = 60
+    num_entities: int = 3500
+    """People in the generated knowledge base, one passage each; most questions start from one."""
+    num_companies: int = 150
     """Companies, one passage each. Two-hop questions go through them: the fewer there are, the
     more questions share one, and the more GRPO can earn by recalling its facts instead of
-    reading them (docs/training.md: 60 vs 150)."""
-    num_cities: int = 80
+    reading them (docs/training.md)."""
+    num_cities: int = 150
     """Cities, one passage each (at least one per country in each split)."""
-    num_countries: int = 60
+    num_countries: int = 100
     """Countries, one passage each."""
     vocab_size: int = 2048
     hidden_size: int = 128
     num_layers: int = 2
     intermediate_size: int = 384
-    sft_epochs: float = 2.0
-    """Warm-start epochs over demonstrations; few enough to leave headroom for GRPO."""
-    sft_learning_rate: float = 3e-3
-    sft_examples: int = 5000
+    sft_epochs: float = 3.0
+    """Warm-start epochs over demonstrations; the copy circuit forms in the first half."""
+    sft_learning_rate: float = 6e-3
+    sft_examples: int = 6000
     """Training questions generated; split between the warm start and GRPO by `sft_share`."""
-    sft_share: float = 0.7
+    sft_share: float = 0.8
     """Share of training entities whose questions are warm-start demonstrations; GRPO trains on
     the questions about the others, so its reward pays for reading, not for recall."""
-    shortcut_fraction: float = 0.0
+    shortcut_fraction: float = 0.7
     """Share of two-hop demonstrations that answer after one search, with the bridge entity
     (wrong): the warm start then under-searches and GRPO must learn that a second search pays."""
     eval_questions: int = 200

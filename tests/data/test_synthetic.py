@@ -214,5 +214,7 @@ def test_minilm_finds_the_gold_passage_for_every_hop_query(kb: SyntheticKB) -> N
     _, top = index.search(model.encode(queries, batch_size=256, normalize_embeddings=True), 1)
     found = {query: kb.passages[row[0]].id for query, row in zip(queries, top, strict=True)}
     hit_rate = sum(found[h.query] == h.passage_id for h in hops) / len(hops)
-    # names share words ("Briko Tolakro", "Briko Zetan"), so MiniLM misses a few: 0.948 measured
-    assert hit_rate >= 0.94
+    # names share words ("Briko Tolakro", "Briko Zetan"), so MiniLM misses some: 0.920 measured
+    # (0.909 for seed 1). A larger word pool finds more (300 words: 0.953) but each word is then
+    # written less often in training, and the warm start copied worse (docs/training.md).
+    assert hit_rate >= 0.9

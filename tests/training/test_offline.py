@@ -88,7 +88,7 @@ def test_a_rerun_with_other_settings_never_reuses_stale_stages(tmp_path):
 
 def test_the_recipe_sizes_every_entity_kind_of_the_world():
     cfg = OfflineConfig(
-        num_entities=400, num_companies=30, num_cities=20, num_countries=10, sft_examples=300
+        num_entities=800, num_companies=30, num_cities=20, num_countries=10, sft_examples=300
     )
     kb = generate_kb(0, kb_config(cfg))
     kinds = {"is a company": 0, "is a city in": 0, "is a country": 0}
@@ -96,4 +96,4 @@ def test_the_recipe_sizes_every_entity_kind_of_the_world():
         for marker in kinds:
             kinds[marker] += marker in p.text
     assert kinds == {"is a company": 30, "is a city in": 20, "is a country": 10}
-    assert len(kb.passages) == 400 + 30 + 20 + 10 and len(kb.train) == 300
+    assert len(kb.passages) == 800 + 30 + 20 + 10 and len(kb.train) == 300
