@@ -162,6 +162,18 @@ def test_two_hop_answers_need_the_second_passage(kb: SyntheticKB) -> None:
         assert not _states(q.question, q.answers[0])
 
 
+def test_every_answer_is_a_name_never_a_common_noun_or_year(kb: SyntheticKB) -> None:
+    """A tiny policy reads names by copying them; nouns it only guessed (docs/training.md)."""
+    from agentic_rag.data.synthetic import FEATURES, OCCUPATIONS, PRODUCTS
+
+    titles = {p.title for p in kb.passages}
+    nouns = {*OCCUPATIONS, *PRODUCTS, *FEATURES}
+    for q in kb.train + kb.test:
+        (answer,) = q.answers
+        assert answer in titles or (len(answer.split()) == 1 and answer[0].isupper()), answer
+        assert answer not in nouns and not answer.isdigit()
+
+
 def test_no_answer_is_common_enough_to_guess(kb: SyntheticKB) -> None:
     for split in (kb.train, kb.test):
         _, top = Counter(q.answers[0] for q in split).most_common(1)[0]
