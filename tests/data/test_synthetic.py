@@ -229,4 +229,4 @@ def test_minilm_finds_the_gold_passage_for_every_hop_query(kb: SyntheticKB) -> N
     # names share words ("Briko Tolakro", "Briko Zetan"), so MiniLM misses some: 0.920 measured
     # (0.909 for seed 1). A larger word pool finds more (300 words: 0.953) but each word is then
     # written less often in training, and the warm start copied worse (docs/training.md).
-    assert hit_rate >= 0.9
+    assert hit_rate >= 0.915
