@@ -6,16 +6,12 @@ import json
 
 import pytest
 
-from agentic_rag.data.synthetic import generate_kb
+from agentic_rag.offline.kb import SyntheticKBConfig, generate_kb
+from agentic_rag.offline.pipeline import check_reusable
+from agentic_rag.offline.warm_start import demonstrations, split_by_entity
 from agentic_rag.protocols import ProtocolConfig, make_protocol
+from agentic_rag.recipe import load_recipe
 from agentic_rag.rewards import extract_answer
-from agentic_rag.training.config import OfflineConfig
-from agentic_rag.training.offline import (
-    check_reusable,
-    demonstrations,
-    kb_config,
-    split_by_entity,
-)
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +30,8 @@ def _completion(tokenizer, row: dict) -> tuple[str, str]:
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0])
 def test_shortcut_fraction_decides_the_two_hop_demonstrations(tokenizer, retriever, rows, fraction):
-    protocol = make_protocol(tokenizer, ProtocolConfig(name="tags", topk=1))
-    demos = demonstrations(protocol, retriever, rows, shortcut_fraction=fraction, seed=0)
+    protocol = make_protocol(tokenizer, ProtocolConfig(name="tags"))
+    demos = demonstrations(protocol, retriever, rows, topk=1, shortcut_fraction=fraction, seed=0)
     assert len(demos) == len(rows)
     assert {len(r["hops"]) for r in rows} == {1, 2}
     for example, demo in zip(rows, demos, strict=True):
@@ -55,11 +51,17 @@ def test_shortcut_fraction_decides_the_two_hop_demonstrations(tokenizer, retriev
 
 
 def test_shortcuts_are_a_seeded_share_of_two_hop_questions(tokenizer, retriever, rows):
-    protocol = make_protocol(tokenizer, ProtocolConfig(name="tags", topk=1))
+    protocol = make_protocol(tokenizer, ProtocolConfig(name="tags"))
     two_hop = [r for r in rows if len(r["hops"]) == 2]
-    first = demonstrations(protocol, retriever, two_hop, shortcut_fraction=0.5, seed=3)
-    assert first == demonstrations(protocol, retriever, two_hop, shortcut_fraction=0.5, seed=3)
-    assert first != demonstrations(protocol, retriever, two_hop, shortcut_fraction=0.5, seed=4)
+
+    def demos(seed):
+        return demonstrations(
+            protocol, retriever, two_hop, topk=1, shortcut_fraction=0.5, seed=seed
+        )
+
+    first = demos(3)
+    assert first == demos(3)
+    assert first != demos(4)
     searches = [_completion(tokenizer, d)[0].count("<search>") for d in first]
     assert set(searches) == {1, 2}
     assert 0.25 < searches.count(1) / len(searches) < 0.75
@@ -87,10 +89,16 @@ def test_a_rerun_with_other_settings_never_reuses_stale_stages(tmp_path):
 
 
 def test_the_recipe_sizes_every_entity_kind_of_the_world():
-    cfg = OfflineConfig(
-        num_entities=800, num_companies=30, num_cities=20, num_countries=10, sft_examples=300
+    recipe = load_recipe(
+        None,
+        training=False,
+        overrides=[
+            "offline.kb={num_people: 800, num_companies: 30, num_cities: 20, num_countries: 10, "
+            "num_train_questions: 300}"
+        ],
     )
-    kb = generate_kb(0, kb_config(cfg))
+    assert isinstance(recipe.offline.kb, SyntheticKBConfig)
+    kb = generate_kb(0, recipe.offline.kb)
     kinds = {"is a company": 0, "is a city in": 0, "is a country": 0}
     for p in kb.passages:
         for marker in kinds:

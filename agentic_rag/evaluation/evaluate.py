@@ -8,21 +8,26 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agentic_rag.backends.factory import load_backend
 from agentic_rag.data.qa import load_qa
 from agentic_rag.evaluation.metrics import METRICS_FILE, Results, aggregate, write_metrics
-from agentic_rag.evaluation.records import PredictionWriter, finished_ids, read_predictions
+from agentic_rag.evaluation.modes import MODES, ModeRunner
+from agentic_rag.evaluation.predictions import (
+    PREDICTIONS_FILE,
+    PredictionWriter,
+    finished_ids,
+    read_predictions,
+)
 from agentic_rag.evaluation.report import write_report
-from agentic_rag.evaluation.runner import MODES, ModeRunner
 from agentic_rag.protocols import ProtocolConfig
-from agentic_rag.retrieval import RetrieverConfig, load_search_tool
 from agentic_rag.rollout import RolloutConfig
+from agentic_rag.search import RetrieverConfig, SearchTool, load_search_tool
 
-PREDICTIONS_FILE = "predictions.jsonl"
 
-
-@dataclass
+@dataclass(frozen=True)
 class EvalSettings:
-    """One evaluation run (the `agentic-rag eval` flags)."""
+    """One evaluation run: what to answer and where to write it (the `agentic-rag eval` flags),
+    and how (the recipe's protocol, rollout and retriever sections)."""
 
     model: str
     """Policy folder or hub id; with backend `openai`, the served model's name."""
@@ -32,87 +37,45 @@ class EvalSettings:
     """Any of direct, naive, agentic."""
     out: str
     """Run folder: predictions.jsonl (appended, resumed), metrics.json, report.md."""
-    index: str | None = None
-    retriever_url: str | None = None
-    config: str | None = None
-    """A training recipe whose protocol/rollout/retriever sections are reused."""
-    protocol: str | None = None
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    retriever: RetrieverConfig = field(default_factory=RetrieverConfig)
     backend: str = "hf"
+    """hf, vllm or openai (see agentic_rag.backends.factory)."""
     base_url: str | None = None
+    """OpenAI-compatible endpoint (backend openai)."""
     tokenizer: str | None = None
+    """Tokenizer folder or hub id when it differs from `model`."""
     limit: int | None = None
+    """First N questions of each dataset."""
     batch_size: int = 32
-    topk: int | None = None
-    max_turns: int | None = None
-    max_turn_tokens: int | None = None
     device: str | None = None
+    """Torch device of the policy (backend hf); default cuda when available."""
     progress: bool = True
     extra_meta: dict = field(default_factory=dict)
 
 
-def _sections(s: EvalSettings) -> tuple[ProtocolConfig, RolloutConfig, RetrieverConfig]:
-    protocol, rollout, retriever = ProtocolConfig(), RolloutConfig(), RetrieverConfig()
-    if s.config:
-        from agentic_rag.training.config import load_recipe
-
-        recipe = load_recipe(s.config)
-        protocol, rollout, retriever = recipe.protocol, recipe.rollout, recipe.retriever
-    protocol = dataclasses.replace(
-        protocol, name=s.protocol or protocol.name, topk=s.topk or protocol.topk
-    )
-    rollout = dataclasses.replace(
-        rollout,
-        max_turns=s.max_turns or rollout.max_turns,
-        max_turn_tokens=s.max_turn_tokens or rollout.max_turn_tokens,
-    )
-    if s.index or s.retriever_url:
-        retriever = dataclasses.replace(retriever, index=s.index, url=s.retriever_url)
-    return protocol, rollout, retriever
-
-
-def load_backend(s: EvalSettings, tokenizer):
-    if s.backend == "openai":
-        from agentic_rag.backends.openai_compat import OpenAICompatBackend, OpenAICompatConfig
-
-        if not s.base_url:
-            raise SystemExit("--backend openai needs --base-url (e.g. http://127.0.0.1:8000/v1)")
-        return OpenAICompatBackend(
-            OpenAICompatConfig(base_url=s.base_url, model=s.model), tokenizer
-        )
-    if s.backend == "vllm":
-        from vllm import LLM
-
-        from agentic_rag.backends.vllm import VLLMBackend
-
-        return VLLMBackend(llm=LLM(model=s.model, tokenizer=s.tokenizer or s.model))
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from agentic_rag.backends.hf import HFBackend
-
-    device = s.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = AutoModelForCausalLM.from_pretrained(s.model, dtype="auto").to(device)
-    return HFBackend(model, tokenizer)
-
-
-def evaluate(s: EvalSettings) -> Results:
+def evaluate(s: EvalSettings, search: SearchTool | None = None) -> Results:
+    """Runs every (dataset, mode) not yet finished in `s.out`, then rewrites metrics.json and
+    report.md from predictions.jsonl. `search`: a loaded search tool to reuse (else the
+    settings' retriever is loaded)."""
     from transformers import AutoTokenizer
 
     unknown = [m for m in s.modes if m not in MODES]
     if unknown or not s.modes:
-        raise SystemExit(f"--mode {','.join(s.modes)}: choose from {', '.join(MODES)}")
+        raise ValueError(f"--mode {','.join(s.modes)}: choose from {', '.join(MODES)}")
     out = Path(s.out)
     out.mkdir(parents=True, exist_ok=True)
-    protocol, rollout, retriever = _sections(s)
+    protocol, rollout, retriever = s.protocol, s.rollout, s.retriever
     needs_search = any(m != "direct" for m in s.modes)
     if needs_search and not (retriever.index or retriever.url):
-        raise SystemExit("modes naive/agentic need --index DIR or --retriever-url URL")
+        raise ValueError("modes naive/agentic need --index DIR or --retriever-url URL")
     datasets = [(spec, load_qa(spec, limit=s.limit)) for spec in s.data]  # fail fast on bad data
     tokenizer = AutoTokenizer.from_pretrained(s.tokenizer or s.model)
     runner = ModeRunner(
-        backend=load_backend(s, tokenizer),
+        backend=load_backend(s.backend, s.model, tokenizer, device=s.device, base_url=s.base_url),
         tokenizer=tokenizer,
-        search=load_search_tool(retriever) if needs_search else None,
+        search=(search or load_search_tool(retriever)) if needs_search else None,
         protocol=protocol,
         rollout=rollout,
         batch_size=s.batch_size,
@@ -137,7 +100,7 @@ def evaluate(s: EvalSettings) -> Results:
         "protocol": dataclasses.asdict(protocol),
         "rollout": dataclasses.asdict(rollout),
         "retriever": retriever.url or retriever.index,
-        "k": protocol.topk,
+        "k": rollout.topk,
         "finished_at": time.strftime("%Y-%m-%d %H:%M:%S"),
         "this_invocation_s": round(time.time() - started, 1),
         **s.extra_meta,

@@ -7,10 +7,12 @@ import json
 import pytest
 
 from agentic_rag.cli import main
-from agentic_rag.evaluation.harness import EvalSettings, evaluate
+from agentic_rag.evaluation.evaluate import EvalSettings, evaluate
 from agentic_rag.evaluation.metrics import read_metrics
-from agentic_rag.evaluation.records import PredictionWriter, read_predictions
+from agentic_rag.evaluation.predictions import PredictionWriter, read_predictions
 from agentic_rag.rewards import exact_match_score, f1_score
+from agentic_rag.rollout import RolloutConfig
+from agentic_rag.search import RetrieverConfig
 from retriever_index import Retriever
 from retriever_index.metrics import recall_at_k
 
@@ -35,11 +37,9 @@ def _settings(tiny_policy, questions_file, hotpot_index, out, modes):
         data=[str(questions_file)],
         modes=modes,
         out=str(out),
-        index=str(hotpot_index.dir),
+        retriever=RetrieverConfig(index=str(hotpot_index.dir)),
+        rollout=RolloutConfig(max_turns=2, max_turn_tokens=24, topk=3),
         batch_size=4,
-        max_turns=2,
-        max_turn_tokens=24,
-        topk=3,
         progress=False,
     )
 
@@ -60,13 +60,10 @@ def test_every_mode_end_to_end(tiny_policy, questions_file, hotpot_index, tmp_pa
             str(tmp_path),
             "--batch-size",
             "4",
-            "--max-turns",
-            "2",
-            "--max-turn-tokens",
-            "24",
-            "--topk",
-            "3",
             "--no-progress",
+            "rollout.max_turns=2",
+            "rollout.max_turn_tokens=24",
+            "rollout.topk=3",
         ]
     )
     assert rc == 0
@@ -125,3 +122,30 @@ def test_resume_after_interruption_gives_identical_metrics(
         assert getattr(a, field) == getattr(b, field), field
     ids = [p.id for p in read_predictions(tmp_path / "resumed" / "predictions.jsonl")]
     assert len(ids) == len(set(ids)) == N
+
+
+def test_old_recipe_flags_name_their_new_spelling(capsys):
+    with pytest.raises(SystemExit):
+        main(["eval", "--model", "m", "--data", "d", "--out", "o", "--topk", "3"])
+    assert "--topk is now a recipe override: rollout.topk=N" in capsys.readouterr().err
+
+
+def test_a_trained_checkpoint_evaluates_with_its_own_recipe(
+    tiny_policy, questions_file, hotpot_index, tmp_path
+):
+    """`train` saves recipe.yaml beside the final model; `eval` without --config uses it."""
+    import shutil
+
+    model = tmp_path / "final"
+    shutil.copytree(tiny_policy, model)
+    (model / "recipe.yaml").write_text(
+        "protocol: {name: tags, use_chat_template: false}\n"
+        "rollout: {max_turns: 1, max_turn_tokens: 5, topk: 1}\n"
+    )
+    args = ["eval", "--model", str(model), "--data", str(questions_file), "--no-progress"]
+    args += ["--index", str(hotpot_index.dir), "--out", str(tmp_path / "run"), "--limit", "2"]
+    assert main([*args, "rollout.topk=2"]) == 0
+    preds = read_predictions(tmp_path / "run")
+    assert all(p.num_turns == 1 and p.generated_tokens <= 5 for p in preds)
+    _, meta = read_metrics(tmp_path / "run")
+    assert meta["rollout"]["topk"] == 2 and meta["rollout"]["max_turns"] == 1  # override wins

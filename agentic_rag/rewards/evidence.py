@@ -16,7 +16,10 @@ from agentic_rag.rewards.functions import column, contains_answer, gold_aliases
 _SUPPORT_PAIRS = (("supporting_ids", "retrieved_ids"), ("supporting_titles", "retrieved_titles"))
 
 
-def _recall(gold: Any, shown: Any) -> float | None:
+def supporting_recall(gold: Any, shown: Any) -> float | None:
+    """Share of the gold passages (ids or titles) among the passages shown; None when there is
+    no gold passage or nothing was recorded as shown. The one recall of this package: rewards
+    and evaluation both use it."""
     wanted = {str(x).strip() for x in gold or ()}
     if not wanted or shown is None:
         return None
@@ -47,7 +50,7 @@ def retrieval_recall_reward(completions: list, **kwargs: Any) -> list[float | No
         )
     rewards: list[float | None] = []
     for i in range(n):
-        scores = (_recall(golds[i], shown[i]) for golds, shown in pairs)
+        scores = (supporting_recall(golds[i], shown[i]) for golds, shown in pairs)
         rewards.append(next((s for s in scores if s is not None), None))
     return rewards
 

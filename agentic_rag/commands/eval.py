@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from agentic_rag.commands.recipe_args import add_recipe_arguments
+
+SUBCOMMANDS = ("compare",)
+"""`agentic-rag eval NAME ...` runs the hidden top-level command `eval-NAME` (cli.main)."""
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -11,7 +16,9 @@ def register(subparsers) -> None:
         help="evaluate a search agent on QA benchmarks (direct / naive RAG / agentic)",
         description="Answer benchmark questions with the training rollout engine (greedy) and "
         "write OUT/predictions.jsonl, metrics.json, report.md. Re-running with the same --out "
-        "skips finished questions.",
+        "skips finished questions. Protocol and budgets come from --config, else from the "
+        "recipe `train` saved beside --model, else the defaults; override any key as "
+        "key=value. Also: `agentic-rag eval compare RUN_A RUN_B`.",
     )
     p.add_argument(
         "--model",
@@ -19,18 +26,11 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--data",
-        help="dataset spec(s), comma-separated: file, folder, short name (hotpotqa) or hub id",
+        help="dataset spec(s), comma-separated: file, folder, short name (hotpotqa) or hub id "
+        "(default: the recipe's data.eval)",
     )
     p.add_argument("--mode", default="agentic", help="comma-separated: direct,naive,agentic")
     p.add_argument("--out", help="run folder (created; appended to and resumed)")
-    p.add_argument("--index", help="retriever_index folder")
-    p.add_argument("--retriever-url", help="retrieval server URL (instead of --index)")
-    p.add_argument(
-        "--config", help="reuse the protocol/rollout/retriever sections of a training recipe"
-    )
-    p.add_argument(
-        "--protocol", choices=["tags", "tools"], help="overrides the recipe/default (tags)"
-    )
     p.add_argument("--backend", choices=["hf", "vllm", "openai"], default="hf")
     p.add_argument(
         "--base-url",
@@ -39,18 +39,14 @@ def register(subparsers) -> None:
     p.add_argument("--tokenizer", help="tokenizer folder/id when it differs from --model")
     p.add_argument("--limit", type=int, help="first N questions of each dataset")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--topk", type=int, help="passages per search (default: recipe or 3)")
-    p.add_argument(
-        "--max-turns", type=int, help="generation turns per question (default: recipe or 4)"
-    )
-    p.add_argument(
-        "--max-turn-tokens", type=int, help="new tokens per turn (default: recipe or 256)"
-    )
     p.add_argument("--device", help="torch device for --backend hf (default: cuda if available)")
     p.add_argument("--no-progress", action="store_true")
+    add_recipe_arguments(p, "training recipe whose protocol/rollout/retriever sections to use")
     p.set_defaults(func=run)
-    sub = p.add_subparsers(dest="eval_command", required=False, metavar="compare")
-    c = sub.add_parser("compare", help="per-dataset differences with paired bootstrap 95%% CIs")
+
+    c = subparsers.add_parser("eval-compare", help=argparse.SUPPRESS)
+    c.prog = "agentic-rag eval compare"
+    c.description = "Per-dataset EM/F1 differences with paired bootstrap 95% CIs."
     c.add_argument("run_a")
     c.add_argument("run_b")
     c.add_argument("--samples", type=int, default=2000)
@@ -63,38 +59,36 @@ def compare(args: argparse.Namespace) -> int:
     from agentic_rag.evaluation.compare import compare_runs, format_comparison
 
     rows = compare_runs(args.run_a, args.run_b, samples=args.samples)
-    if not rows:
-        print("the two runs share no (dataset, mode) with common question ids")
-        return 1
     print(format_comparison(rows, Path(args.run_a).name, Path(args.run_b).name))
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    from agentic_rag.evaluation.harness import EvalSettings, evaluate
+    from agentic_rag.commands.recipe_args import recipe_from_args
+    from agentic_rag.evaluation.evaluate import EvalSettings, evaluate
 
-    missing = [f"--{k}" for k in ("model", "data", "out") if not getattr(args, k)]
+    missing = [f"--{k}" for k in ("model", "out") if not getattr(args, k)]
     if missing:
         raise SystemExit(
             f"agentic-rag eval: missing {', '.join(missing)} (see agentic-rag eval --help)"
         )
+    recipe = recipe_from_args(args, args.model)
+    data = args.data or recipe.data.eval
+    if not data:
+        raise SystemExit("agentic-rag eval: missing --data (the recipe has no data.eval either)")
     settings = EvalSettings(
         model=args.model,
-        data=[s for s in args.data.split(",") if s],
+        data=[s for s in data.split(",") if s],
         modes=[m for m in args.mode.split(",") if m],
         out=args.out,
-        index=args.index,
-        retriever_url=args.retriever_url,
-        config=args.config,
-        protocol=args.protocol,
+        protocol=recipe.protocol,
+        rollout=recipe.rollout,
+        retriever=recipe.retriever,
         backend=args.backend,
         base_url=args.base_url,
         tokenizer=args.tokenizer,
         limit=args.limit,
         batch_size=args.batch_size,
-        topk=args.topk,
-        max_turns=args.max_turns,
-        max_turn_tokens=args.max_turn_tokens,
         device=args.device,
         progress=not args.no_progress,
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agentic_rag.data.synthetic import (
+from agentic_rag.offline.kb import (
     SyntheticKB,
     SyntheticKBConfig,
     _known_words,
@@ -90,7 +90,7 @@ def test_same_seed_same_bytes_other_seed_differs(files: dict[str, Path], tmp_pat
 def test_output_does_not_depend_on_hash_seed(files: dict[str, Path], tmp_path: Path) -> None:
     """A set or dict iterated in a hash-dependent order would change the KB between processes."""
     code = (
-        "import sys; from agentic_rag.data.synthetic import generate_kb, write_kb;"
+        "import sys; from agentic_rag.offline.kb import generate_kb, write_kb;"
         "write_kb(generate_kb(0), sys.argv[1])"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(REPO)}
@@ -164,7 +164,7 @@ def test_two_hop_answers_need_the_second_passage(kb: SyntheticKB) -> None:
 
 def test_every_answer_is_a_name_never_a_common_noun_or_year(kb: SyntheticKB) -> None:
     """A tiny policy reads names by copying them; nouns it only guessed (docs/training.md)."""
-    from agentic_rag.data.synthetic import FEATURES, OCCUPATIONS, PRODUCTS
+    from agentic_rag.offline.kb import FEATURES, OCCUPATIONS, PRODUCTS
 
     titles = {p.title for p in kb.passages}
     nouns = {*OCCUPATIONS, *PRODUCTS, *FEATURES}

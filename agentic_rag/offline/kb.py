@@ -75,28 +75,25 @@ TWO_HOP_TEMPLATES: dict[tuple[str, str], tuple[str, ...]] = {
 class SyntheticKBConfig:
     """Shape of the generated world; the seed is passed to `generate_kb` separately."""
 
-    num_countries: int = field(default=100, metadata={"help": "Countries (one passage each)."})
-    num_cities: int = field(
-        default=150, metadata={"help": "Cities; each split needs at least one per country."}
-    )
-    num_companies: int = field(default=150, metadata={"help": "Companies (one passage each)."})
-    num_people: int = field(
-        default=3500,
-        metadata={"help": "People (one passage each); most questions start from a person."},
-    )
-    test_fraction: float = field(
-        default=0.15,
-        metadata={"help": "Share of every entity kind put in the held-out (test) world."},
-    )
-    name_words: int = field(
-        default=150,
-        metadata={"help": "Invented words that every two-word entity name is drawn from."},
-    )
-    num_train_questions: int = field(default=6000, metadata={"help": "Training questions."})
-    num_test_questions: int = field(default=200, metadata={"help": "Held-out questions."})
-    two_hop_fraction: float = field(
-        default=0.5, metadata={"help": "Share of two-hop questions in each split."}
-    )
+    num_countries: int = 100
+    """Countries (one passage each)."""
+    num_cities: int = 150
+    """Cities (one passage each); each split needs at least one per country."""
+    num_companies: int = 150
+    """Companies (one passage each). Two-hop questions go through them: the fewer there are,
+    the more GRPO can earn by recalling their facts instead of reading (docs/training.md)."""
+    num_people: int = 3500
+    """People (one passage each); most questions start from a person."""
+    test_fraction: float = 0.15
+    """Share of every entity kind put in the held-out (test) world."""
+    name_words: int = 150
+    """Invented words that every two-word entity name is drawn from."""
+    num_train_questions: int = 6000
+    """Training questions: split between the warm start and GRPO by `offline.sft_share`."""
+    num_test_questions: int = 200
+    """Held-out questions, scored before and after GRPO."""
+    two_hop_fraction: float = 0.5
+    """Share of two-hop questions in each split."""
 
     def __post_init__(self) -> None:
         for name in ("num_countries", "num_cities", "num_companies", "num_people"):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agentic_rag.evaluation.records import (
+from agentic_rag.evaluation.predictions import (
     PredictionsFileError,
     PredictionWriter,
     finished_ids,
@@ -70,7 +70,7 @@ def test_killed_writer_loses_no_written_line(tmp_path):
     child = textwrap.dedent(
         f"""
         import time
-        from agentic_rag.evaluation.records import Prediction, PredictionWriter
+        from agentic_rag.evaluation.predictions import Prediction, PredictionWriter
         writer = PredictionWriter({str(path)!r})
         for i in range(1000):
             writer.write(Prediction(

@@ -57,6 +57,8 @@ class Prediction:
     """Why the episode ended (rollout engine): "answer", "max_turns" or "max_tokens"."""
     num_invalid: int = 0
     """Malformed actions and rejected queries (empty, too long) in this episode."""
+    num_search_errors: int = 0
+    """Searches that failed in the retriever (shown to the model as an error)."""
     queries: list[str] = field(default_factory=list)
     """Search queries, in the order issued."""
     retrieved_ids: list[str] = field(default_factory=list)
@@ -69,6 +71,10 @@ class Prediction:
     """Gold supporting passage titles, used for recall when supporting_ids is empty."""
     trajectory: str = ""
     """The full generated text: model turns and the observations inserted between them."""
+    turns: list[dict] = field(default_factory=list)
+    """One per generation turn: {"model": the model's text, "queries": [...], "hits": one list
+    of {"id", "title", "score"} per query (or the error message of a failed search),
+    "observation": the text appended after the turn}. Empty in runs written before it existed."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> Prediction:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from agentic_rag.commands.recipe_args import OVERRIDES_HELP
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -18,45 +20,43 @@ def register(subparsers) -> None:
     )
     p.add_argument("--seed", type=int, help="overrides the recipe's seed")
     p.add_argument("--output-dir", help="overrides the recipe's output_dir")
-    p.add_argument("overrides", nargs="*", help="recipe overrides: key=value or section.key=value")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=OVERRIDES_HELP)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import logging
 
-    from agentic_rag.training.config import load_recipe
+    from agentic_rag.recipe import load_recipe
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    overrides = list(args.overrides)
+    values = {}
     if args.seed is not None:
-        overrides.append(f"seed={args.seed}")
+        values["seed"] = args.seed
     if args.output_dir:
-        overrides.append(f"output_dir={args.output_dir}")
-    recipe = load_recipe(args.config, overrides)
+        values["output_dir"] = args.output_dir
+    recipe = load_recipe(args.config, list(args.overrides), values)
     _set_threads(recipe)
     _warn_cpu_bf16(recipe)
     if recipe.offline is not None:
-        from agentic_rag.training.offline import StaleOutputError, run_offline
+        from agentic_rag.offline.pipeline import run_offline
 
-        try:
-            run_offline(recipe, resume=args.resume)
-        except StaleOutputError as err:
-            raise SystemExit(f"error: {err}") from None
+        run_offline(recipe, resume=args.resume)
         return 0
-    from agentic_rag.data.qa import load_qa
-    from agentic_rag.retrieval import load_search_tool
-    from agentic_rag.training.grpo import train_grpo
+    from pathlib import Path
 
-    if not recipe.data.train:
-        raise SystemExit(f"{args.config}: data.train is not set (a QA dataset spec to train on)")
-    examples = load_qa(recipe.data.train, limit=recipe.data.train_limit)
-    train_grpo(recipe, examples, load_search_tool(recipe.retriever), resume=args.resume)
+    from agentic_rag.pipeline import train_and_evaluate, write_summary
+    from agentic_rag.search import load_search_tool
+
+    summary, log_history = train_and_evaluate(
+        recipe, load_search_tool(recipe.retriever), resume=args.resume
+    )
+    write_summary(summary, log_history, Path(recipe.grpo.output_dir))
     return 0
 
 
 def _set_threads(recipe) -> None:
-    """One torch thread per process when several share a CPU (measured 10-20x faster)."""
+    """One torch thread per process when several share a CPU (docs/training.md: far faster)."""
     import os
 
     import torch
@@ -75,6 +75,6 @@ def _warn_cpu_bf16(recipe) -> None:
     if on_cpu and recipe.grpo.bf16:
         logging.getLogger(__name__).warning(
             "bf16=true on CPU: autocast to bfloat16 is emulated on CPUs without native bf16"
-            " (a tiny-model training step ran 14x slower than float32 on an AVX2 machine here);"
-            " pass bf16=false unless this CPU has AVX512-BF16 or AMX"
+            " (many times slower than float32: docs/training.md); pass bf16=false unless this"
+            " CPU has AVX512-BF16 or AMX"
         )

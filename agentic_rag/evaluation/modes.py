@@ -14,13 +14,14 @@ from collections.abc import Iterator
 
 from tqdm.auto import tqdm
 
-from agentic_rag.backends.base import GenerationBackend
+from agentic_rag.backends.base import GREEDY, GenerationBackend, Sampling
 from agentic_rag.data.qa import QAExample
 from agentic_rag.evaluation.metrics import score_answer
-from agentic_rag.evaluation.records import Prediction, PredictionWriter
+from agentic_rag.evaluation.predictions import Prediction, PredictionWriter
 from agentic_rag.protocols import ProtocolConfig, make_protocol
 from agentic_rag.protocols.base import format_passages
-from agentic_rag.rollout import RolloutConfig, RolloutEngine, SearchTool, Trajectory
+from agentic_rag.rollout import RolloutConfig, RolloutEngine, Trajectory
+from agentic_rag.search import SearchTool
 
 MODES = ("direct", "naive", "agentic")
 _ANSWER_FORMAT = (
@@ -44,6 +45,8 @@ class ModeRunner:
     protocol: ProtocolConfig
     rollout: RolloutConfig
     batch_size: int = 32
+    sampling: Sampling = GREEDY
+    """Greedy for evaluation; `ask --temperature` samples."""
 
     def engine(self, mode: str) -> RolloutEngine:
         if mode not in MODES:
@@ -81,7 +84,7 @@ class ModeRunner:
             start = time.perf_counter()
             hits = None
             if mode == "naive":
-                hits = self.search.search_batch([e.question for e in batch], self.protocol.topk)
+                hits = self.search.search_batch([e.question for e in batch], self.rollout.topk)
                 prompts = [
                     NAIVE_TEMPLATE.format(documents=format_passages(h), question=e.question)
                     for e, h in zip(batch, hits, strict=True)
@@ -90,7 +93,7 @@ class ModeRunner:
                 prompts = [DIRECT_TEMPLATE.format(question=e.question) for e in batch]
             else:
                 prompts = [e.question for e in batch]
-            trajectories = engine.run(prompts, greedy=True)
+            trajectories = engine.run(prompts, self.sampling)
             elapsed = time.perf_counter() - start
             for i, (example, t) in enumerate(zip(batch, trajectories, strict=True)):
                 if hits is not None:  # the harness's search counts as the question's one search
@@ -127,12 +130,14 @@ class ModeRunner:
             batch_size=n,
             finish_reason=t.finish_reason,
             num_invalid=t.num_invalid,
+            num_search_errors=t.num_search_errors,
             queries=list(t.queries),
             retrieved_ids=list(t.retrieved_ids),
             retrieved_titles=list(t.retrieved_titles),
             supporting_ids=list(e.supporting_ids),
             supporting_titles=list(e.supporting_titles),
             trajectory=self.tokenizer.decode(t.completion_ids),
+            turns=t.describe_turns(self.tokenizer),
         )
 
 
