@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from retriever_index.build import _check_out, _open_workdir, _swap_into_place
+from retriever_index.atomic import fresh_dir, staging_dir, swap_into_place
+from retriever_index.base import IndexLoadError
 from retriever_index.corpus import DocStore, ingest
-from retriever_index.manifest import DOCS_FILE, IndexLoadError, Manifest, library_versions
-from retriever_index.retriever import Retriever
+from retriever_index.manifest import DOCS_FILE, Manifest, check_out, library_versions
+from retriever_index.registry import Retriever, register_kind
 
 BM25_DIR = "bm25"
 _TOKENIZE_CHUNK = 10_000  # passages per tokenizer call: bounds the text held in memory at once
@@ -110,14 +111,14 @@ def build_bm25(corpus: str | Path, out: str | Path, config: BM25Config | None = 
     started = time.time()
     config = config or BM25Config()
     corpus, out = Path(corpus).resolve(), Path(out).resolve()
-    _check_out(out)
-    work = out.parent / f".{out.name}.building"
-    _open_workdir(work, resume=False)
+    check_out(out)
+    work = staging_dir(out)
+    fresh_dir(work, "BM25 builds start over")
     stats = ingest(corpus, work / DOCS_FILE)
     write_bm25(work, config)
     manifest = _bm25_manifest(stats.count, corpus, stats.sha256, config, started)
     manifest.write(work)
-    _swap_into_place(work, out)
+    swap_into_place(work, out)
     return manifest
 
 
@@ -169,3 +170,6 @@ class BM25Retriever(Retriever):
         rows, scores = self.model.retrieve(tokens, k=k, show_progress=False)
         rows = np.where(scores > 0, rows, -1)
         return scores, rows
+
+
+register_kind("bm25", BM25Retriever.open)

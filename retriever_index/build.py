@@ -11,7 +11,6 @@ Only when index.faiss and manifest.json are written is the folder renamed to OUT
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time
@@ -22,22 +21,20 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from retriever_index.atomic import (
+    atomic_path,
+    fresh_dir,
+    staging_dir,
+    swap_into_place,
+    write_json_atomic,
+)
+from retriever_index.base import BuildError
 from retriever_index.corpus import CorpusError, DocStore, file_sha256, ingest
 from retriever_index.encoder import DEFAULT_ENCODER, PREFIX_PRESETS, Encoder, resolve_prefixes
-from retriever_index.manifest import (
-    DOCS_FILE,
-    INDEX_FILE,
-    MANIFEST_FILE,
-    Manifest,
-    library_versions,
-)
+from retriever_index.manifest import DOCS_FILE, INDEX_FILE, Manifest, check_out, library_versions
 
 STATE_FILE = "build_state.json"
 _CHUNKS_PER_BAR_UPDATE = 4  # encoder batches per progress update: fine-grained yet long-sorted
-
-
-class BuildError(RuntimeError):
-    """A build cannot go on; the message names the cause and what to run instead."""
 
 
 @dataclass
@@ -93,9 +90,9 @@ def build_index(config: BuildConfig) -> Manifest:
         raise ValueError("--shard-size and --train-size must be >= 1")
     if not corpus.is_file():
         raise CorpusError(f"corpus file not found: {corpus} (pass --corpus PATH to a .jsonl file)")
-    _check_out(out)
+    check_out(out)
     prefixes = resolve_prefixes(config.prefix_preset, config.query_prefix, config.passage_prefix)
-    work = out.parent / f".{out.name}.building"
+    work = staging_dir(out)
     previous_state = _open_workdir(work, config.resume)
     if previous_state is None:
         stats = ingest(corpus, work / DOCS_FILE)
@@ -117,7 +114,7 @@ def build_index(config: BuildConfig) -> Manifest:
         "shard_size": config.shard_size,
     }
     if previous_state is None:
-        _write_json_atomic(work / STATE_FILE, state)
+        write_json_atomic(work / STATE_FILE, state)
     elif previous_state != state:
         changed = [k for k in state if previous_state.get(k) != state[k]]
         raise BuildError(
@@ -160,19 +157,8 @@ def build_index(config: BuildConfig) -> Manifest:
     manifest.write(work)
     shutil.rmtree(work / "shards")
     (work / STATE_FILE).unlink()
-    _swap_into_place(work, out)
+    swap_into_place(work, out)
     return manifest
-
-
-def _check_out(out: Path) -> None:
-    """Never replace a folder that is not an index: swapping would delete the user's files."""
-    if out.exists() and not out.is_dir():
-        raise BuildError(f"--out {out} is a file; choose a folder path for the index")
-    if out.exists() and not (out / MANIFEST_FILE).is_file() and any(out.iterdir()):
-        raise BuildError(
-            f"--out {out} exists and is not an index folder (no {MANIFEST_FILE}); "
-            "choose a new folder or empty it"
-        )
 
 
 def _open_workdir(work: Path, resume: bool) -> dict | None:
@@ -181,11 +167,7 @@ def _open_workdir(work: Path, resume: bool) -> dict | None:
     if resume and state_path.is_file():
         print(f"resuming build in {work}", file=sys.stderr)
         return json.loads(state_path.read_text())
-    if work.exists():
-        why = "it has no finished corpus pass" if resume else "pass --resume to continue it"
-        print(f"discarding unfinished build at {work} ({why})", file=sys.stderr)
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+    fresh_dir(work, "it has no finished corpus pass" if resume else "pass --resume to continue it")
     return None
 
 
@@ -252,10 +234,8 @@ def _encode_sorted(encoder: Encoder, texts: list[str], bar: tqdm) -> np.ndarray:
 
 
 def _write_shard(path: Path, embeddings: np.ndarray) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as f:
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
         np.save(f, embeddings)
-    os.replace(tmp, path)
 
 
 def _fill_index(index, shards: list[Path], count: int, train_size: int, factory: str) -> None:
@@ -288,22 +268,3 @@ def _sample_rows(shards: list[Path], count: int, size: int) -> np.ndarray:
         parts.append(np.asarray(emb[rows[lo:hi] - start]))
         start = stop
     return np.ascontiguousarray(np.concatenate(parts))
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-
-
-def _swap_into_place(work: Path, out: Path) -> None:
-    """Rename the finished folder to OUT. A crash between the two renames leaves OUT absent and
-    the old index whole at `.OUT.previous` (Retriever.load's error says so); never a mix."""
-    previous = out.parent / f".{out.name}.previous"
-    if out.exists():
-        if previous.exists():
-            shutil.rmtree(previous)
-        os.rename(out, previous)
-    os.rename(work, out)
-    if previous.exists():
-        shutil.rmtree(previous)

@@ -13,13 +13,9 @@ from typing import Any
 
 import httpx
 
-from retriever_index.retriever import Hit
+from retriever_index.base import Hit, RetrievalError
 
 API_KEY_ENV = "RETRIEVER_API_KEY"  # read by both `serve` and the client
-
-
-class RetrievalError(RuntimeError):
-    """The service could not answer: unreachable after every retry, or it refused the request."""
 
 
 class RemoteRetriever:

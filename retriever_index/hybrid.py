@@ -17,11 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from retriever_index.atomic import staging_dir, swap_into_place, write_json_atomic
+from retriever_index.base import IndexLoadError
 from retriever_index.bm25 import BM25Config, BM25Retriever, bm25_versions, write_bm25
-from retriever_index.build import BuildConfig, _check_out, _swap_into_place, build_index
+from retriever_index.build import BuildConfig, build_index
 from retriever_index.corpus import DocStore
-from retriever_index.manifest import IndexLoadError, Manifest
-from retriever_index.retriever import DenseRetriever, Retriever
+from retriever_index.dense import DenseRetriever
+from retriever_index.manifest import Manifest, check_out
+from retriever_index.registry import Retriever, register_kind
 
 HYBRID_FILE = "hybrid.json"
 
@@ -142,6 +145,9 @@ class HybridRetriever(Retriever):
         return np.where(out_rows >= 0, out_scores, 0.0), out_rows
 
 
+register_kind("hybrid", HybridRetriever.open)
+
+
 def _load_reranker(path: str | None, device: str | None):
     if path is None:
         return None
@@ -163,10 +169,10 @@ def build_hybrid(
     started = time.time()
     bm25, hybrid = bm25 or BM25Config(), hybrid or HybridConfig()
     out = Path(build.out).resolve()
-    _check_out(out)
+    check_out(out)
     if hybrid.reranker is not None:
         _load_reranker(hybrid.reranker, None)  # fail before an hour of encoding, not after
-    staging = out.parent / f".{out.name}.hybrid"
+    staging = staging_dir(out, "hybrid")
     dense = build_index(replace(build, out=str(staging)))
     write_bm25(staging, bm25)
     manifest = replace(
@@ -177,6 +183,6 @@ def build_hybrid(
         versions=bm25_versions(),
     )
     manifest.write(staging)
-    (staging / HYBRID_FILE).write_text(json.dumps(asdict(hybrid), indent=2) + "\n")
-    _swap_into_place(staging, out)
+    write_json_atomic(staging / HYBRID_FILE, asdict(hybrid))
+    swap_into_place(staging, out)
     return manifest
