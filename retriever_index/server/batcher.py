@@ -1,7 +1,7 @@
 """The micro-batcher: concurrent requests merged into one `search_batch` call on one thread.
 
-One encoder call and one FAISS call per merged batch is what keeps the batching win (see
-docs/retrieval_service.md) when many small clients each send a query or two.
+One encoder call and one FAISS call per merged batch keeps the batching win (measured in
+docs/retrieval_service.md#micro-batching) when many small clients each send a query or two.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ class ServerConfig:
         default=0,
         metadata={
             "help": "torch intra-op threads for the query encoder; 0 = CPU cores - 1, leaving "
-            "one core to the event loop (see docs/retrieval_service.md)"
+            "one core to the event loop (docs/retrieval_service.md: workers and threads)"
         },
     )
     api_key: str | None = field(
