@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,6 +27,18 @@ def fresh_dir(work: Path, why: str = "pass --resume to continue it") -> None:
         print(f"discarding unfinished build at {work} ({why})", file=sys.stderr)
         shutil.rmtree(work)
     work.mkdir(parents=True)
+
+
+@contextmanager
+def removed_on_failure(work: Path, *, keep: Callable[[], bool] = lambda: False) -> Iterator[None]:
+    """Delete the staging folder `work` if the block raises (Ctrl-C included), unless `keep()`
+    says it holds work worth resuming: a failed build never leaves a useless folder behind."""
+    try:
+        yield
+    except BaseException:
+        if not keep():
+            shutil.rmtree(work, ignore_errors=True)
+        raise
 
 
 @contextmanager

@@ -24,13 +24,21 @@ from tqdm import tqdm
 from retriever_index.atomic import (
     atomic_path,
     fresh_dir,
+    removed_on_failure,
     staging_dir,
     swap_into_place,
     write_json_atomic,
 )
 from retriever_index.base import BuildError
+from retriever_index.checksums import seal
 from retriever_index.corpus import CorpusError, DocStore, file_sha256, ingest
-from retriever_index.encoder import DEFAULT_ENCODER, PREFIX_PRESETS, Encoder, resolve_prefixes
+from retriever_index.encoder import (
+    DEFAULT_ENCODER,
+    PREFIX_PRESETS,
+    Encoder,
+    Prefixes,
+    resolve_prefixes,
+)
 from retriever_index.manifest import DOCS_FILE, INDEX_FILE, Manifest, check_out, library_versions
 
 STATE_FILE = "build_state.json"
@@ -83,7 +91,11 @@ class BuildConfig:
 
 
 def build_index(config: BuildConfig) -> Manifest:
-    """Build the index described by `config` into config.out and return its manifest."""
+    """Build the index described by `config` into config.out and return its manifest.
+
+    A failure removes the build folder, unless it has finished its corpus pass: then it is kept
+    (with its encoded shards) for `--resume`, and stderr says so.
+    """
     started = time.time()
     corpus, out = Path(config.corpus).resolve(), Path(config.out).resolve()
     if config.shard_size < 1 or config.train_size < 1:
@@ -94,6 +106,30 @@ def build_index(config: BuildConfig) -> Manifest:
     prefixes = resolve_prefixes(config.prefix_preset, config.query_prefix, config.passage_prefix)
     work = staging_dir(out)
     previous_state = _open_workdir(work, config.resume)
+    with removed_on_failure(work, keep=lambda: _kept_for_resume(work)):
+        manifest = _build(work, corpus, config, prefixes, previous_state, started)
+    swap_into_place(work, out)
+    return manifest
+
+
+def _kept_for_resume(work: Path) -> bool:
+    if not (work / STATE_FILE).is_file():
+        return False
+    print(
+        f"build stopped; finished shards are kept in {work}: re-run with --resume", file=sys.stderr
+    )
+    return True
+
+
+def _build(
+    work: Path,
+    corpus: Path,
+    config: BuildConfig,
+    prefixes: Prefixes,
+    previous_state: dict | None,
+    started: float,
+) -> Manifest:
+    """Everything inside the build folder: store, shards, FAISS index, sealed manifest."""
     if previous_state is None:
         stats = ingest(corpus, work / DOCS_FILE)
         count, sha256 = stats.count, stats.sha256
@@ -123,19 +159,13 @@ def build_index(config: BuildConfig) -> Manifest:
             "Re-run with the original corpus and settings, or without --resume to start over"
         )
 
-    try:
-        shards = _encode_shards(work, encoder, count, config.shard_size)
-    except BaseException:  # includes Ctrl-C: tell the user their hours of encoding are kept
-        print(
-            f"build stopped; finished shards are kept in {work}: re-run with --resume",
-            file=sys.stderr,
-        )
-        raise
+    shards = _encode_shards(work, encoder, count, config.shard_size)
     _fill_index(index, shards, count, config.train_size, config.index_type)
 
     import faiss
 
-    faiss.write_index(index, str(work / INDEX_FILE))
+    with atomic_path(work / INDEX_FILE) as tmp:
+        faiss.write_index(index, str(tmp))
     manifest = Manifest(
         kind="dense",
         count=count,
@@ -154,10 +184,9 @@ def build_index(config: BuildConfig) -> Manifest:
         build_seconds=round(time.time() - started, 3),
         versions=library_versions(),
     )
-    manifest.write(work)
+    manifest = seal(work, manifest, exclude=("shards", STATE_FILE))
     shutil.rmtree(work / "shards")
     (work / STATE_FILE).unlink()
-    swap_into_place(work, out)
     return manifest
 
 
@@ -210,8 +239,10 @@ def _encode_shards(work: Path, encoder: Encoder, count: int, shard_size: int) ->
     try:
         with tqdm(total=count, initial=done_rows, unit="passage", desc="encoding") as bar:
             for i in todo:
-                texts = [p.contents for p in docs.slice(*bounds[i])]
-                _write_shard(paths[i], _encode_sorted(encoder, texts, bar))
+                passages = docs.slice(*bounds[i])
+                embeddings = _encode_sorted(encoder, [p.contents for p in passages], bar)
+                _check_finite(embeddings, bounds[i][0], passages, encoder)
+                _write_shard(paths[i], embeddings)
     finally:
         docs.close()
     return paths
@@ -231,6 +262,18 @@ def _encode_sorted(encoder: Encoder, texts: list[str], bar: tqdm) -> np.ndarray:
         out[idx] = encoder.encode_passages([texts[j] for j in idx])
         bar.update(len(idx))
     return out
+
+
+def _check_finite(embeddings: np.ndarray, first_row: int, passages: list, encoder: Encoder) -> None:
+    """NaN/inf vectors would poison every search that touches them: stop before indexing."""
+    bad = np.flatnonzero(~np.isfinite(embeddings).all(axis=1))
+    if bad.size:
+        raise BuildError(
+            f"encoder {encoder.name!r} returned NaN/inf embeddings for {bad.size} passages "
+            f"(rows {[first_row + int(i) for i in bad[:5]]}, ids "
+            f"{[passages[int(i)].id for i in bad[:5]]}): its weights or device (e.g. float16 "
+            "overflow) are broken; check --encoder and --device, then re-run with --resume"
+        )
 
 
 def _write_shard(path: Path, embeddings: np.ndarray) -> None:

@@ -41,7 +41,14 @@ class DenseRetriever(Retriever):
             raise IndexLoadError(
                 f"{path} not found; rebuild the index with `agentic-rag index build`"
             )
-        index = faiss.read_index(str(path))
+        try:
+            index = faiss.read_index(str(path))
+        except RuntimeError as e:
+            reason = str(e).strip().splitlines()[-1] if str(e).strip() else "unreadable"
+            raise IndexLoadError(
+                f"{path} cannot be read by FAISS ({reason}): the file is damaged (truncated or "
+                "overwritten); rebuild the index"
+            ) from None
         if index.ntotal != manifest.count:
             raise IndexLoadError(
                 f"{path} holds {index.ntotal} vectors but the manifest says {manifest.count} "

@@ -17,10 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from retriever_index.atomic import staging_dir, swap_into_place, write_json_atomic
+from retriever_index.atomic import (
+    removed_on_failure,
+    staging_dir,
+    swap_into_place,
+    write_json_atomic,
+)
 from retriever_index.base import IndexLoadError
 from retriever_index.bm25 import BM25Config, BM25Retriever, bm25_versions, write_bm25
 from retriever_index.build import BuildConfig, build_index
+from retriever_index.checksums import seal
 from retriever_index.corpus import DocStore
 from retriever_index.dense import DenseRetriever
 from retriever_index.manifest import Manifest, check_out
@@ -173,16 +179,17 @@ def build_hybrid(
     if hybrid.reranker is not None:
         _load_reranker(hybrid.reranker, None)  # fail before an hour of encoding, not after
     staging = staging_dir(out, "hybrid")
-    dense = build_index(replace(build, out=str(staging)))
-    write_bm25(staging, bm25)
-    manifest = replace(
-        dense,
-        kind="hybrid",
-        factory=f"{dense.factory} + {bm25.describe()}",
-        build_seconds=round(time.time() - started, 3),
-        versions=bm25_versions(),
-    )
-    manifest.write(staging)
-    write_json_atomic(staging / HYBRID_FILE, asdict(hybrid))
+    with removed_on_failure(staging):  # the dense build keeps its own folder for --resume
+        dense = build_index(replace(build, out=str(staging)))
+        write_bm25(staging, bm25)
+        write_json_atomic(staging / HYBRID_FILE, asdict(hybrid))
+        manifest = replace(
+            dense,
+            kind="hybrid",
+            factory=f"{dense.factory} + {bm25.describe()}",
+            build_seconds=round(time.time() - started, 3),
+            versions=bm25_versions(),
+        )
+        manifest = seal(staging, manifest, known=dense.files)
     swap_into_place(staging, out)
     return manifest

@@ -35,6 +35,8 @@ class Manifest:
     build_seconds: float  # wall time of the whole build (including resumed parts)
     versions: dict[str, str]  # library versions used to build
     format_version: int = FORMAT_VERSION
+    files: dict[str, dict] | None = None  # per index file: size, sampled and full blake2b;
+    # None in manifests written before checksums (they load with a warning): see checksums.py
 
     def write(self, folder: Path) -> None:
         write_json_atomic(folder / MANIFEST_FILE, asdict(self))
@@ -57,10 +59,17 @@ class Manifest:
                 f"retriever_index reads {FORMAT_VERSION}; rebuild the index with it"
             )
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in data]
+        missing = [n for n in names if n not in data and n != "files"]
         if missing:
             raise IndexLoadError(f"{path}: missing fields {missing}; rebuild the index")
-        return cls(**{n: data[n] for n in names})
+        files = data.get("files")
+        if files is not None and not (
+            isinstance(files, dict)
+            and all(isinstance(v, dict) for v in files.values())
+            and all(not Path(n).is_absolute() and ".." not in Path(n).parts for n in files)
+        ):
+            raise IndexLoadError(f"{path}: 'files' is not a map of file checksums; rebuild")
+        return cls(**{n: data.get(n) for n in names})
 
 
 def _missing_hint(folder: Path, path: Path) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from retriever_index.base import Hit, IndexLoadError
+from retriever_index.base import Errors, Hit, IndexLoadError, QueryError, check_query
+from retriever_index.checksums import check_files
 from retriever_index.corpus import DocStore
 from retriever_index.manifest import DOCS_FILE, Manifest
 
@@ -56,7 +57,8 @@ class Retriever:
         ef_search: int | None = None,
         nprobe: int | None = None,
     ) -> Retriever:
-        """Open an index folder written by a builder, checking its files against the manifest.
+        """Open an index folder written by a builder, checking its files against the manifest
+        (sizes and sampled checksums; `agentic-rag index verify` checks every byte).
 
         `encoder` overrides the manifest's encoder (a moved model folder, or an Encoder already in
         memory); `ef_search` (HNSW) and `nprobe` (IVF) trade speed for recall at search time.
@@ -69,6 +71,7 @@ class Retriever:
                 f"{folder}: index kind {manifest.kind!r} is not supported by this version "
                 f"(known: {known_kinds()}); rebuild the index or upgrade retriever_index"
             )
+        check_files(folder, manifest)
         docs = _open_docs(folder, manifest)
         return loader(
             folder,
@@ -86,29 +89,51 @@ class Retriever:
     def search(self, query: str, k: int = 5) -> list[Hit]:
         return self.search_batch([query], k)[0]
 
-    def search_batch(self, queries: list[str], k: int = 5) -> list[list[Hit]]:
+    def search_batch(
+        self, queries: list[str], k: int = 5, *, errors: Errors = "raise"
+    ) -> list[list[Hit]] | list[list[Hit] | Exception]:
         """Top-k hits per query, best first. k above the corpus size returns every passage.
 
-        Empty (or whitespace-only) queries raise ValueError: they would match arbitrary passages.
+        Queries that are not strings, empty (they would match arbitrary passages) or not
+        encodable text are refused (`check_query`). errors="raise" raises for the first one
+        (TypeError or QueryError); errors="return" puts that exception in the query's place,
+        searches the others, and if the batched search itself fails, searches each query alone
+        so that only the queries that fail get their exception.
         Repeated queries are searched once: the G samples of a GRPO group often issue the same
         query, and encoding is most of a search's cost.
         """
         if isinstance(queries, str):
             raise TypeError("search_batch takes a list of query strings; use search() for one")
+        if errors not in ("raise", "return"):
+            raise ValueError(f'errors must be "raise" or "return", got {errors!r}')
+        results: list = [None] * len(queries)
         for i, q in enumerate(queries):
-            if not isinstance(q, str):
-                raise TypeError(f"query {i} is {type(q).__name__}, expected str")
-            if not q.strip():
-                raise ValueError(f"query {i} is empty; every query needs some text to search for")
+            if (reason := check_query(q)) is not None:
+                error_type = QueryError if isinstance(q, str) else TypeError
+                results[i] = error_type(f"query {i} {reason}")
+                if errors == "raise":
+                    raise results[i]
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
-        if not queries:
-            return []
-        unique = list(dict.fromkeys(queries))
-        found = dict(
-            zip(unique, self.hits(*self._search_rows(unique, min(k, len(self)))), strict=True)
-        )
-        return [list(found[q]) for q in queries]
+        unique = list(dict.fromkeys(q for q, r in zip(queries, results, strict=True) if r is None))
+        if unique:
+            found = self._search_unique(unique, min(k, len(self)), errors)
+            for i, q in enumerate(queries):
+                if results[i] is None:
+                    results[i] = found[q] if isinstance(found[q], Exception) else list(found[q])
+        return results
+
+    def _search_unique(self, unique: list[str], k: int, errors: Errors) -> dict[str, Any]:
+        """query -> hits for distinct valid queries; with errors="return", query -> exception
+        for each query that fails when searched alone."""
+        try:
+            return dict(zip(unique, self.hits(*self._search_rows(unique, k)), strict=True))
+        except Exception as exc:
+            if errors == "raise":
+                raise
+            if len(unique) == 1:
+                return {unique[0]: exc}
+        return {q: self._search_unique([q], k, errors)[q] for q in unique}
 
     def hits(self, scores: np.ndarray, rows: np.ndarray) -> list[list[Hit]]:
         """FAISS-shaped (scores, rows) arrays -> Hits, fetching all passages in one store query.
