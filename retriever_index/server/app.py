@@ -15,8 +15,9 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
+from retriever_index.base import IndexCorruptError, check_query
 from retriever_index.server.batcher import MicroBatcher
 from retriever_index.server.config import ServerConfig
 from retriever_index.server.guard import Guard
@@ -39,7 +40,10 @@ class ApiError(Exception):
 
 
 class RetrieveRequest(BaseModel):
-    """Search-R1's request: `topk` null/absent means the server default."""
+    """Search-R1's request: `topk` null/absent means the server default. Strict types, as the
+    in-process retriever: `"topk": true` or `"3"` is refused, never read as 1 or 3."""
+
+    model_config = ConfigDict(strict=True)
 
     queries: list[str]
     topk: int | None = None
@@ -48,6 +52,8 @@ class RetrieveRequest(BaseModel):
 
 class SearchRequest(BaseModel):
     """Our typed request; `k` absent means the server default."""
+
+    model_config = ConfigDict(strict=True)
 
     queries: list[str]
     k: int | None = None
@@ -113,14 +119,14 @@ def _validate(queries: list[str], k: int, config: ServerConfig, k_name: str) -> 
     if not 1 <= k <= config.max_topk:
         raise ApiError(422, f"{k_name}={k} is out of range: use 1..{config.max_topk}")
     for i, q in enumerate(queries):
-        if not q.strip():
-            raise ApiError(422, f"queries[{i}] is empty or whitespace: send a non-empty query")
         if len(q) > config.max_query_chars:
             raise ApiError(
                 413,
                 f"queries[{i}] has {len(q)} characters; the limit is {config.max_query_chars}: "
                 "shorten it (or raise --max-query-chars)",
             )
+        if (reason := check_query(q)) is not None:
+            raise ApiError(422, f"queries[{i}] {reason}")
 
 
 _SHAPE = '{"queries": ["...", ...], "topk" or "k": int}'
@@ -163,7 +169,13 @@ def create_app(searcher: Any, config: ServerConfig | None = None) -> Any:
         yield
         await batcher.stop()
 
-    app = FastAPI(title="agentic-rag retrieval service", lifespan=lifespan)
+    app = FastAPI(
+        title="agentic-rag retrieval service",
+        lifespan=lifespan,
+        docs_url="/docs" if config.docs else None,
+        redoc_url="/redoc" if config.docs else None,
+        openapi_url="/openapi.json" if config.docs else None,
+    )
     app.state.metrics = metrics
 
     @app.exception_handler(ApiError)
@@ -192,6 +204,9 @@ def create_app(searcher: Any, config: ServerConfig | None = None) -> Any:
             hits = await batcher.search(queries, k)
         except ValueError as exc:  # the searcher rejected this input
             raise ApiError(422, str(exc)) from exc
+        except IndexCorruptError as exc:  # no traceback: the message says what is damaged
+            logger.error("search failed: %s", exc)
+            raise ApiError(500, f"search failed: {exc}") from exc
         except Exception as exc:
             logger.exception("search failed")
             raise ApiError(500, f"search failed: {type(exc).__name__}: {exc}") from exc

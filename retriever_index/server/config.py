@@ -26,7 +26,21 @@ class ServerConfig:
     )
     max_body_bytes: int = field(
         default=8 << 20,
-        metadata={"help": "requests whose Content-Length exceeds this are refused unread (413)"},
+        metadata={
+            "help": "larger request bodies are refused (413): by Content-Length before reading, "
+            "else (chunked) as soon as the bytes received pass it"
+        },
+    )
+    idle_timeout: float = field(
+        default=5.0,
+        metadata={
+            "help": "seconds a connection may sit idle, or take to send a request's line and "
+            "headers, before it is closed (uvicorn's timeout_keep_alive)"
+        },
+    )
+    body_timeout: float = field(
+        default=30.0,
+        metadata={"help": "seconds a client may take to send a request body (else 408)"},
     )
     micro_batching: bool = field(
         default=True,
@@ -52,5 +66,25 @@ class ServerConfig:
     )
     api_key: str | None = field(
         default=None,
-        metadata={"help": f"require 'Authorization: Bearer KEY' (default: ${API_KEY_ENV})"},
+        metadata={
+            "help": f"require 'Authorization: Bearer KEY'; on the command line the key shows "
+            f"in `ps` to every user, so prefer ${API_KEY_ENV} or --api-key-file"
+        },
     )
+    docs: bool = field(
+        default=False,
+        metadata={
+            "help": "serve /docs, /redoc and /openapi.json (off by default: the pages load "
+            "scripts from a CDN and describe the API to anyone who can connect)"
+        },
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("default_topk", "max_topk", "max_queries", "max_query_chars", "max_batch"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.default_topk > self.max_topk:
+            raise ValueError(f"default_topk {self.default_topk} exceeds max_topk {self.max_topk}")
+        for name in ("max_body_bytes", "idle_timeout", "body_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")

@@ -19,13 +19,26 @@ logger = logging.getLogger(__name__)
 _APP_ENV = "RETRIEVER_SERVER_SPEC"  # how `serve` hands its settings to uvicorn's app factory
 
 
+def uvicorn_options(config: ServerConfig) -> dict[str, Any]:
+    """How uvicorn must run the app: idle and request-head deadlines (see connection.py)."""
+    return {
+        "http": "retriever_index.server.connection:HeadDeadlineH11Protocol",
+        "timeout_keep_alive": config.idle_timeout,
+    }
+
+
 def app_from_env() -> Any:
-    """uvicorn factory: each worker process loads the index named by `serve`."""
+    """uvicorn factory: each worker process loads the index named by `serve`. A folder that
+    cannot be loaded ends the process with one `error:` line and exit code 2."""
     from retriever_index.retriever import Retriever
 
     spec = json.loads(os.environ[_APP_ENV])
     config = ServerConfig(**spec["config"])
-    searcher = Retriever.load(spec["index_dir"], **spec["load"])
+    try:
+        searcher = Retriever.load(spec["index_dir"], **spec["load"])
+    except ValueError as e:  # IndexLoadError included
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     if "torch" in sys.modules:  # a dense encoder was loaded (BM25 never imports torch)
         import torch
 
@@ -62,4 +75,5 @@ def serve(
         workers=workers,
         log_level=log_level,
         access_log=False,
+        **uvicorn_options(config),
     )
