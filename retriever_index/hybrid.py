@@ -120,7 +120,13 @@ class HybridRetriever(Retriever):
         path = folder / HYBRID_FILE
         if not path.is_file():
             raise IndexLoadError(f"{path} not found; rebuild with `index build --kind hybrid`")
-        config = HybridConfig(**json.loads(path.read_text()))
+        try:
+            config = HybridConfig(**json.loads(path.read_text()))
+        except (ValueError, TypeError) as e:
+            raise IndexLoadError(
+                f"{path} is not valid fusion settings ({e}); fix it (fields: rrf_k, depth, "
+                "reranker, rerank_top_n) or rebuild with `index build --kind hybrid`"
+            ) from None
         dense = DenseRetriever.open(folder, replace(manifest, kind="dense"), docs, **dense_options)
         sparse = BM25Retriever.open(folder, replace(manifest, kind="bm25"), docs)
         return cls(dense, sparse, config, manifest)
