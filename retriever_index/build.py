@@ -11,7 +11,6 @@ Only when index.faiss and manifest.json are written is the folder renamed to OUT
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time
@@ -22,22 +21,28 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from retriever_index.corpus import CorpusError, DocStore, file_sha256, ingest
-from retriever_index.encoder import DEFAULT_ENCODER, PREFIX_PRESETS, Encoder, resolve_prefixes
-from retriever_index.manifest import (
-    DOCS_FILE,
-    INDEX_FILE,
-    MANIFEST_FILE,
-    Manifest,
-    library_versions,
+from retriever_index.atomic import (
+    atomic_path,
+    fresh_dir,
+    removed_on_failure,
+    staging_dir,
+    swap_into_place,
+    write_json_atomic,
 )
+from retriever_index.base import BuildError
+from retriever_index.checksums import seal
+from retriever_index.corpus import CorpusError, DocStore, file_sha256, ingest
+from retriever_index.encoder import (
+    DEFAULT_ENCODER,
+    PREFIX_PRESETS,
+    Encoder,
+    Prefixes,
+    resolve_prefixes,
+)
+from retriever_index.manifest import DOCS_FILE, INDEX_FILE, Manifest, check_out, library_versions
 
 STATE_FILE = "build_state.json"
 _CHUNKS_PER_BAR_UPDATE = 4  # encoder batches per progress update: fine-grained yet long-sorted
-
-
-class BuildError(RuntimeError):
-    """A build cannot go on; the message names the cause and what to run instead."""
 
 
 @dataclass
@@ -86,17 +91,45 @@ class BuildConfig:
 
 
 def build_index(config: BuildConfig) -> Manifest:
-    """Build the index described by `config` into config.out and return its manifest."""
+    """Build the index described by `config` into config.out and return its manifest.
+
+    A failure removes the build folder, unless it has finished its corpus pass: then it is kept
+    (with its encoded shards) for `--resume`, and stderr says so.
+    """
     started = time.time()
     corpus, out = Path(config.corpus).resolve(), Path(config.out).resolve()
     if config.shard_size < 1 or config.train_size < 1:
         raise ValueError("--shard-size and --train-size must be >= 1")
     if not corpus.is_file():
         raise CorpusError(f"corpus file not found: {corpus} (pass --corpus PATH to a .jsonl file)")
-    _check_out(out)
+    check_out(out)
     prefixes = resolve_prefixes(config.prefix_preset, config.query_prefix, config.passage_prefix)
-    work = out.parent / f".{out.name}.building"
+    work = staging_dir(out)
     previous_state = _open_workdir(work, config.resume)
+    with removed_on_failure(work, keep=lambda: _kept_for_resume(work)):
+        manifest = _build(work, corpus, config, prefixes, previous_state, started)
+    swap_into_place(work, out)
+    return manifest
+
+
+def _kept_for_resume(work: Path) -> bool:
+    if not (work / STATE_FILE).is_file():
+        return False
+    print(
+        f"build stopped; finished shards are kept in {work}: re-run with --resume", file=sys.stderr
+    )
+    return True
+
+
+def _build(
+    work: Path,
+    corpus: Path,
+    config: BuildConfig,
+    prefixes: Prefixes,
+    previous_state: dict | None,
+    started: float,
+) -> Manifest:
+    """Everything inside the build folder: store, shards, FAISS index, sealed manifest."""
     if previous_state is None:
         stats = ingest(corpus, work / DOCS_FILE)
         count, sha256 = stats.count, stats.sha256
@@ -117,7 +150,7 @@ def build_index(config: BuildConfig) -> Manifest:
         "shard_size": config.shard_size,
     }
     if previous_state is None:
-        _write_json_atomic(work / STATE_FILE, state)
+        write_json_atomic(work / STATE_FILE, state)
     elif previous_state != state:
         changed = [k for k in state if previous_state.get(k) != state[k]]
         raise BuildError(
@@ -126,19 +159,13 @@ def build_index(config: BuildConfig) -> Manifest:
             "Re-run with the original corpus and settings, or without --resume to start over"
         )
 
-    try:
-        shards = _encode_shards(work, encoder, count, config.shard_size)
-    except BaseException:  # includes Ctrl-C: tell the user their hours of encoding are kept
-        print(
-            f"build stopped; finished shards are kept in {work}: re-run with --resume",
-            file=sys.stderr,
-        )
-        raise
+    shards = _encode_shards(work, encoder, count, config.shard_size)
     _fill_index(index, shards, count, config.train_size, config.index_type)
 
     import faiss
 
-    faiss.write_index(index, str(work / INDEX_FILE))
+    with atomic_path(work / INDEX_FILE) as tmp:
+        faiss.write_index(index, str(tmp))
     manifest = Manifest(
         kind="dense",
         count=count,
@@ -157,22 +184,10 @@ def build_index(config: BuildConfig) -> Manifest:
         build_seconds=round(time.time() - started, 3),
         versions=library_versions(),
     )
-    manifest.write(work)
+    manifest = seal(work, manifest, exclude=("shards", STATE_FILE))
     shutil.rmtree(work / "shards")
     (work / STATE_FILE).unlink()
-    _swap_into_place(work, out)
     return manifest
-
-
-def _check_out(out: Path) -> None:
-    """Never replace a folder that is not an index: swapping would delete the user's files."""
-    if out.exists() and not out.is_dir():
-        raise BuildError(f"--out {out} is a file; choose a folder path for the index")
-    if out.exists() and not (out / MANIFEST_FILE).is_file() and any(out.iterdir()):
-        raise BuildError(
-            f"--out {out} exists and is not an index folder (no {MANIFEST_FILE}); "
-            "choose a new folder or empty it"
-        )
 
 
 def _open_workdir(work: Path, resume: bool) -> dict | None:
@@ -181,11 +196,7 @@ def _open_workdir(work: Path, resume: bool) -> dict | None:
     if resume and state_path.is_file():
         print(f"resuming build in {work}", file=sys.stderr)
         return json.loads(state_path.read_text())
-    if work.exists():
-        why = "it has no finished corpus pass" if resume else "pass --resume to continue it"
-        print(f"discarding unfinished build at {work} ({why})", file=sys.stderr)
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+    fresh_dir(work, "it has no finished corpus pass" if resume else "pass --resume to continue it")
     return None
 
 
@@ -228,8 +239,10 @@ def _encode_shards(work: Path, encoder: Encoder, count: int, shard_size: int) ->
     try:
         with tqdm(total=count, initial=done_rows, unit="passage", desc="encoding") as bar:
             for i in todo:
-                texts = [p.contents for p in docs.slice(*bounds[i])]
-                _write_shard(paths[i], _encode_sorted(encoder, texts, bar))
+                passages = docs.slice(*bounds[i])
+                embeddings = _encode_sorted(encoder, [p.contents for p in passages], bar)
+                _check_finite(embeddings, bounds[i][0], passages, encoder)
+                _write_shard(paths[i], embeddings)
     finally:
         docs.close()
     return paths
@@ -251,11 +264,21 @@ def _encode_sorted(encoder: Encoder, texts: list[str], bar: tqdm) -> np.ndarray:
     return out
 
 
+def _check_finite(embeddings: np.ndarray, first_row: int, passages: list, encoder: Encoder) -> None:
+    """NaN/inf vectors would poison every search that touches them: stop before indexing."""
+    bad = np.flatnonzero(~np.isfinite(embeddings).all(axis=1))
+    if bad.size:
+        raise BuildError(
+            f"encoder {encoder.name!r} returned NaN/inf embeddings for {bad.size} passages "
+            f"(rows {[first_row + int(i) for i in bad[:5]]}, ids "
+            f"{[passages[int(i)].id for i in bad[:5]]}): its weights or device (e.g. float16 "
+            "overflow) are broken; check --encoder and --device, then re-run with --resume"
+        )
+
+
 def _write_shard(path: Path, embeddings: np.ndarray) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as f:
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
         np.save(f, embeddings)
-    os.replace(tmp, path)
 
 
 def _fill_index(index, shards: list[Path], count: int, train_size: int, factory: str) -> None:
@@ -288,22 +311,3 @@ def _sample_rows(shards: list[Path], count: int, size: int) -> np.ndarray:
         parts.append(np.asarray(emb[rows[lo:hi] - start]))
         start = stop
     return np.ascontiguousarray(np.concatenate(parts))
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-
-
-def _swap_into_place(work: Path, out: Path) -> None:
-    """Rename the finished folder to OUT. A crash between the two renames leaves OUT absent and
-    the old index whole at `.OUT.previous` (Retriever.load's error says so); never a mix."""
-    previous = out.parent / f".{out.name}.previous"
-    if out.exists():
-        if previous.exists():
-            shutil.rmtree(previous)
-        os.rename(out, previous)
-    os.rename(work, out)
-    if previous.exists():
-        shutil.rmtree(previous)
