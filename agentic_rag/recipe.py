@@ -75,6 +75,7 @@ MOVED = {
     "protocol.topk": "rollout.topk",
     "protocol.max_query_chars": "rollout.max_query_chars",
     "retriever.device": "retriever.encoder_device",
+    "retriever.retries": "retriever.retry_budget (seconds of retrying, default 30)",
     "offline.num_entities": "offline.kb.num_people",
     "offline.num_companies": "offline.kb.num_companies",
     "offline.num_cities": "offline.kb.num_cities",

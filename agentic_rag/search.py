@@ -34,8 +34,9 @@ class RetrieverConfig:
     """IVF nprobe at load time."""
     timeout: float = 30.0
     """Seconds per HTTP request to the retrieval server."""
-    retries: int = 3
-    """Attempts per request before the search becomes an error observation."""
+    retry_budget: float = 30.0
+    """Seconds a request keeps being retried (backoff with jitter) when the server is down or
+    busy before the search becomes an error observation: long enough to ride out a restart."""
 
 
 def load_search_tool(source: RetrieverConfig | str | SearchTool) -> SearchTool:
@@ -49,7 +50,7 @@ def load_search_tool(source: RetrieverConfig | str | SearchTool) -> SearchTool:
     if source.url:
         from retriever_index.client import RemoteRetriever
 
-        return RemoteRetriever(source.url, timeout=source.timeout, retries=source.retries)
+        return RemoteRetriever(source.url, timeout=source.timeout, retry_budget=source.retry_budget)
     if not source.index:
         raise ValueError(
             "no retriever: set retriever.index (an index folder built with "

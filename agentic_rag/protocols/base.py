@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from agentic_rag.backends.base import FinishReason
+from retriever_index.base import check_query as retriever_check_query
 from retriever_index.retriever import Hit
 
 logger = logging.getLogger(__name__)
@@ -64,18 +65,10 @@ def format_passages(hits: list[Hit]) -> str:
 
 
 def check_query(query: object, max_chars: int) -> str | None:
-    """The error message for a query the search tool must not run, or None when it is fine."""
-    if not isinstance(query, str):
-        return f"search query must be a string, got {type(query).__name__}"
-    if not query.strip():
-        return "empty search query"
-    if len(query) > max_chars:
-        return f"search query too long ({len(query)} characters, limit {max_chars})"
-    try:
-        query.encode("utf-8")
-    except UnicodeEncodeError:
-        return "search query is not valid text (it holds a lone surrogate)"
-    return None
+    """The error message for a query the search tool must not run, or None when it is fine
+    (retriever_index's own checks: a string, not empty, within `max_chars`, valid Unicode)."""
+    reason = retriever_check_query(query, max_chars)
+    return None if reason is None else f"search query {reason}"
 
 
 class Protocol(ABC):

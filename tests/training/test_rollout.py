@@ -167,8 +167,8 @@ def test_malformed_actions_become_counted_error_observations(tokenizer, retrieve
         ScriptedBackend(tokenizer, scripts), search, tags, RolloutConfig(max_query_chars=40)
     ).run([r["question"] for r in rows])
     assert search.calls == 0  # nothing invalid reaches the retriever
-    assert "Search error: empty search query" in tokenizer.decode(empty.completion_ids)
-    assert "too long (100 characters, limit 40)" in tokenizer.decode(long.completion_ids)
+    assert "Search error: search query is empty" in tokenizer.decode(empty.completion_ids)
+    assert "has 100 characters; the limit is 40" in tokenizer.decode(long.completion_ids)
     assert INVALID_ACTION_MESSAGE in tokenizer.decode(broken.completion_ids)
     assert [t.num_invalid for t in (empty, long, broken)] == [1, 1, 1]
 
@@ -193,7 +193,7 @@ def test_malformed_actions_become_counted_error_observations(tokenizer, retrieve
     texts = [tokenizer.decode(t.completion_ids) for t in trajs]
     assert "Error: malformed tool call" in texts[0]
     assert "Error: unknown tool 'browse'" in texts[1]
-    assert "Error: search query must be a string" in texts[2]
+    assert "Error: search query is int, expected str" in texts[2]
     assert all(t.num_invalid == 1 and t.final_answer == "ok" for t in trajs)
 
 
