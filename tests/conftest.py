@@ -1,4 +1,5 @@
-"""Fixtures shared by every test folder: offline mode, the shared QA data, a HotpotQA index."""
+"""Fixtures shared by every test folder: offline mode, the shared QA data, a HotpotQA index, and
+a small offline world (fictional KB -> MiniLM index -> untrained tiny Qwen2 model + tokenizer)."""
 
 from __future__ import annotations
 
@@ -89,3 +90,46 @@ def hotpot_index(
     out = tmp_path_factory.mktemp("hotpot_index") / "flat"
     build_index(BuildConfig(corpus=str(hotpot_subset.corpus), out=str(out), shard_size=1000))
     return HotpotIndex(dir=out, subset=hotpot_subset)
+
+
+@dataclass
+class TinyWorld:
+    """Paths of the session's offline world (see `tiny_world`)."""
+
+    root: Path
+    corpus: Path
+    train: Path
+    test: Path
+    index: Path
+    model: Path
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory) -> TinyWorld:
+    from agentic_rag.data.synthetic import SyntheticKBConfig, generate_kb, iter_texts, write_kb
+    from agentic_rag.tiny import TinyModelConfig, save_tiny
+    from retriever_index.build import BuildConfig, build_index
+
+    root = tmp_path_factory.mktemp("tiny_world")
+    kb = generate_kb(
+        0,
+        SyntheticKBConfig(
+            num_countries=4,
+            num_cities=12,
+            num_companies=10,
+            num_people=40,
+            num_train_questions=64,
+            num_test_questions=16,
+        ),
+    )
+    paths = write_kb(kb, root / "kb")
+    build_index(BuildConfig(corpus=str(paths["corpus"]), out=str(root / "index")))
+    texts = [*iter_texts(kb), "Answer the given question. <search> <answer> <information>"]
+    save_tiny(
+        texts,
+        root / "model",
+        TinyModelConfig(vocab_size=600, hidden_size=64, intermediate_size=128),
+    )
+    return TinyWorld(
+        root, paths["corpus"], paths["train"], paths["test"], root / "index", root / "model"
+    )

@@ -1,55 +1,10 @@
-"""A small offline world for rollout and training tests, built once per session:
-fictional KB -> MiniLM index -> tiny Qwen2 model + tokenizer (untrained)."""
+"""Rollout and training fixtures over the session's `tiny_world` (tests/conftest.py)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from agentic_rag.backends.base import Generation, SamplingParams
-
-
-@dataclass
-class TinyWorld:
-    root: Path
-    corpus: Path
-    train: Path
-    test: Path
-    index: Path
-    model: Path
-
-
-@pytest.fixture(scope="session")
-def tiny_world(tmp_path_factory) -> TinyWorld:
-    from agentic_rag.data.synthetic import SyntheticKBConfig, generate_kb, iter_texts, write_kb
-    from agentic_rag.tiny import TinyModelConfig, save_tiny
-    from retriever_index.build import BuildConfig, build_index
-
-    root = tmp_path_factory.mktemp("tiny_world")
-    kb = generate_kb(
-        0,
-        SyntheticKBConfig(
-            num_countries=4,
-            num_cities=12,
-            num_companies=10,
-            num_people=40,
-            num_train_questions=64,
-            num_test_questions=16,
-        ),
-    )
-    paths = write_kb(kb, root / "kb")
-    build_index(BuildConfig(corpus=str(paths["corpus"]), out=str(root / "index")))
-    texts = [*iter_texts(kb), "Answer the given question. <search> <answer> <information>"]
-    save_tiny(
-        texts,
-        root / "model",
-        TinyModelConfig(vocab_size=600, hidden_size=64, intermediate_size=128),
-    )
-    return TinyWorld(
-        root, paths["corpus"], paths["train"], paths["test"], root / "index", root / "model"
-    )
 
 
 @pytest.fixture(scope="session")
