@@ -69,6 +69,12 @@ class Prediction:
     """Gold supporting passage titles, used for recall when supporting_ids is empty."""
     trajectory: str = ""
     """The full generated text: model turns and the observations inserted between them."""
+    turns: list[dict[str, Any]] = field(default_factory=list)
+    """The trajectory turn by turn, for `agentic-rag eval view`: one dict per generation turn,
+    {"model": the turn's decoded text, "queries": [str], "hits": one entry per query, a list of
+    {"id", "title", "score"} or the error message (str) when that search failed, "observation":
+    the decoded text the environment appended after the turn ("" if none)}. Empty in runs
+    written before it existed; the viewer then shows `trajectory` whole."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> Prediction:
