@@ -49,12 +49,30 @@ def register(subparsers) -> None:
     p.add_argument("--device", help="torch device for --backend hf (default: cuda if available)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
-    sub = p.add_subparsers(dest="eval_command", required=False, metavar="compare")
+    sub = p.add_subparsers(dest="eval_command", required=False, metavar="{compare,view}")
     c = sub.add_parser("compare", help="per-dataset differences with paired bootstrap 95%% CIs")
     c.add_argument("run_a")
     c.add_argument("run_b")
     c.add_argument("--samples", type=int, default=2000)
     c.set_defaults(func=compare)
+    v = sub.add_parser(
+        "view",
+        help="one self-contained HTML page: summary with CIs, filters, every trajectory",
+        description="Write an HTML trajectory browser of a run (or of run B against run A: "
+        "side by side, with the questions that flipped). It opens from disk, offline.",
+    )
+    v.add_argument("run_dir")
+    v.add_argument("run_b", nargs="?", help="a second run to compare against the first")
+    v.add_argument(
+        "-o", "--output", help="HTML file (default RUN_DIR/report.html, or RUN_DIR/vs_B.html)"
+    )
+    v.set_defaults(func=view)
+
+
+def view(args: argparse.Namespace) -> int:
+    from agentic_rag.viewer.cli import eval_view
+
+    return eval_view(args)
 
 
 def compare(args: argparse.Namespace) -> int:

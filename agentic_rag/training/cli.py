@@ -1,4 +1,4 @@
-"""`agentic-rag train --config RECIPE.yaml [key=value ...]`."""
+"""`agentic-rag train --config RECIPE.yaml [key=value ...]` and `agentic-rag train view DIR`."""
 
 from __future__ import annotations
 
@@ -10,21 +10,36 @@ def register(subparsers) -> None:
         "train",
         help="train a search agent with GRPO from a recipe",
         description="Train with GRPO (TRL). Recipes with an `offline:` section run the built-in "
-        "offline pipeline (KB -> index -> tiny model -> SFT -> GRPO -> eval).",
+        "offline pipeline (KB -> index -> tiny model -> SFT -> GRPO -> eval). "
+        "`agentic-rag train view OUTPUT_DIR [-o FILE]` writes an HTML browser of the "
+        "trajectory groups sampled during training, beside the curves.",
+        usage="%(prog)s --config RECIPE [options] [key=value ...]\n"
+        "       %(prog)s view OUTPUT_DIR [-o FILE]",
     )
-    p.add_argument("--config", required=True, help="recipe YAML (see recipes/)")
+    p.add_argument("--config", help="recipe YAML (see recipes/)")
     p.add_argument(
         "--resume", action="store_true", help="continue from the last checkpoint in output_dir"
     )
     p.add_argument("--seed", type=int, help="overrides the recipe's seed")
     p.add_argument("--output-dir", help="overrides the recipe's output_dir")
     p.add_argument("overrides", nargs="*", help="recipe overrides: key=value or section.key=value")
+    p.add_argument(
+        "-o", "--output", help="train view: the HTML file (default OUTPUT_DIR/report.html)"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import logging
 
+    # `view` is not an override (those are key=value); argparse cannot mix a subcommand with
+    # the free overrides list, so it is read from there.
+    if args.overrides[:1] == ["view"]:
+        return _view(args)
+    if not args.config:
+        raise SystemExit("agentic-rag train: --config RECIPE is required (see recipes/)")
+    if args.output:
+        raise SystemExit("agentic-rag train: -o/--output belongs to `agentic-rag train view`")
     from agentic_rag.training.config import load_recipe
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -78,3 +93,25 @@ def _warn_cpu_bf16(recipe) -> None:
             " (a tiny-model training step ran 14x slower than float32 on an AVX2 machine here);"
             " pass bf16=false unless this CPU has AVX512-BF16 or AMX"
         )
+
+
+def _view(args: argparse.Namespace) -> int:
+    from agentic_rag.viewer.cli import train_view
+
+    rest = args.overrides[1:]
+    extra = [
+        flag
+        for flag, on in (
+            ("--config", args.config),
+            ("--resume", args.resume),
+            ("--seed", args.seed is not None),
+            ("--output-dir", args.output_dir),
+        )
+        if on
+    ]
+    if len(rest) != 1 or extra:
+        raise SystemExit(
+            "usage: agentic-rag train view OUTPUT_DIR [-o FILE]"
+            + (f" ({', '.join(extra)} belong to training)" if extra else "")
+        )
+    return train_view(rest[0], args.output)
