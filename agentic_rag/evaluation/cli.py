@@ -1,4 +1,4 @@
-"""`agentic-rag eval ...` and `agentic-rag eval compare RUN_A RUN_B`."""
+"""`agentic-rag eval ...`, `agentic-rag eval compare RUN_A RUN_B` and `agentic-rag eval view RUN [RUN_B]`."""
 
 from __future__ import annotations
 
@@ -61,11 +61,13 @@ def register(subparsers) -> None:
         description="Write an HTML trajectory browser of a run (or of run B against run A: "
         "side by side, with the questions that flipped). It opens from disk, offline.",
     )
-    v.add_argument("run_dir")
-    v.add_argument("run_b", nargs="?", help="a second run to compare against the first")
+    v.add_argument("run_dir", help="a run folder (eval --out) or its predictions.jsonl")
+    v.add_argument("run_b", nargs="?", help="a second run, compared against the first")
     v.add_argument(
         "-o", "--output", help="HTML file (default RUN_DIR/report.html, or RUN_DIR/vs_B.html)"
     )
+    v.add_argument("--data", dest="view_data", metavar="DATASETS", help="only these (a,b,...)")
+    v.add_argument("--mode", dest="view_modes", metavar="MODES", help="only these (a,b,...)")
     v.set_defaults(func=view)
 
 

@@ -25,7 +25,12 @@ def eval_view(args: argparse.Namespace) -> int:
     else:
         out = run_folder(args.run_dir) / PAGE_FILE
     try:
-        payload = eval_payload(args.run_dir, args.run_b)
+        payload = eval_payload(
+            args.run_dir,
+            args.run_b,
+            datasets=[d for d in (args.view_data or "").split(",") if d] or None,
+            modes=[m for m in (args.view_modes or "").split(",") if m] or None,
+        )
     except (FileNotFoundError, ValueError) as err:
         raise SystemExit(f"agentic-rag eval view: {err}") from None
     return _done(write_page(payload, out))

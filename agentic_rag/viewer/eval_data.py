@@ -164,20 +164,45 @@ def run_folder(path: str | Path) -> Path:
     return path.parent if path.is_file() else path
 
 
-def eval_payload(run_a: str | Path, run_b: str | Path | None = None) -> dict[str, Any]:
-    """The page's data for one run, or two side by side (B is compared against A)."""
+def _select(
+    preds: list[Prediction], where: Path, datasets: list[str] | None, modes: list[str] | None
+) -> list[Prediction]:
+    kept = [
+        p
+        for p in preds
+        if (not datasets or p.dataset in datasets) and (not modes or p.mode in modes)
+    ]
+    if not kept:
+        have = sorted({f"{p.dataset}/{p.mode}" for p in preds}) or ["nothing yet"]
+        raise ValueError(
+            f"{where}: no prediction for dataset(s) {datasets or 'any'} in mode(s) "
+            f"{modes or 'any'}; the run has {', '.join(have)}"
+        )
+    return kept
+
+
+def eval_payload(
+    run_a: str | Path,
+    run_b: str | Path | None = None,
+    *,
+    datasets: list[str] | None = None,
+    modes: list[str] | None = None,
+) -> dict[str, Any]:
+    """The page's data for one run, or two side by side (B is compared against A); `datasets`
+    and `modes` keep only those questions (a page per slice of a very large run)."""
     dirs = [run_folder(run_a)] + ([run_folder(run_b)] if run_b is not None else [])
-    preds = [read_predictions(d) for d in dirs]
-    for d, p in zip(dirs, preds, strict=True):
-        if not p:
-            raise ValueError(f"{d}: predictions.jsonl has no complete record yet")
+    preds = [_select(read_predictions(d), d, datasets, modes) for d in dirs]
     names = [d.resolve().name or str(d) for d in dirs]
     if len(names) == 2 and names[0] == names[1]:
         names = [str(d) for d in dirs]
     comparison, note = None, None
     if run_b is not None:
         try:
-            comparison = [dataclasses.asdict(r) for r in compare_runs(dirs[0], dirs[1])]
+            comparison = [
+                dataclasses.asdict(r)
+                for r in compare_runs(dirs[0], dirs[1])
+                if (not datasets or r.dataset in datasets) and (not modes or r.mode in modes)
+            ]
         except ValueError as e:
             note = str(e)
     questions = question_rows(preds)

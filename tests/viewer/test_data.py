@@ -174,6 +174,12 @@ def test_view_commands(tmp_path, capsys):
     assert "ab.html" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="no predictions file"):
         main(["eval", "view", str(tmp_path / "missing")])
+    sliced = eval_payload(a, b, datasets=["nq"], modes=["agentic"])
+    assert {q["dataset"] for q in sliced["questions"]} == {"nq"}
+    assert [(r["dataset"], r["mode"]) for r in sliced["comparison"]] == [("nq", "agentic")]
+    assert [r["dataset"] for r in sliced["runs"][0]["summary"]] == ["nq"]
+    with pytest.raises(SystemExit, match=r"no prediction for .*the run has hotpotqa/agentic"):
+        main(["eval", "view", str(a), "--data", "hotpotqa", "--mode", "naive"])
 
     out = write_training_output(tmp_path / "train", steps=(1,))
     assert main(["train", "view", str(out), "-o", str(tmp_path / "t.html")]) == 0
