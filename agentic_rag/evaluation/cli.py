@@ -1,4 +1,4 @@
-"""`agentic-rag eval ...`, `agentic-rag eval compare RUN_A RUN_B` and `agentic-rag eval view RUN [RUN_B]`."""
+"""`agentic-rag eval ...`, `agentic-rag eval compare RUN_A RUN_B`, `agentic-rag eval view RUN`."""
 
 from __future__ import annotations
 

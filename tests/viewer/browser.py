@@ -27,6 +27,7 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--disable-extensions",
+    "--disable-dev-shm-usage",  # containers often give /dev/shm only 64 MB
     "--remote-debugging-pipe",
 )
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome")
