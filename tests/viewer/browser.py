@@ -36,7 +36,7 @@ CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome")
 def find_chromium() -> str | None:
     """The browser to use: $CHROMIUM, else the first of CANDIDATES on PATH."""
     if os.environ.get("CHROMIUM"):
-        return os.environ["CHROMIUM"]
+        return shutil.which(os.environ["CHROMIUM"])
     return next((path for name in CANDIDATES if (path := shutil.which(name))), None)
 
 
