@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 STATIC = Path(__file__).with_name("static")
+SCRIPTS = ("dom.js", "turns.js", "list.js", "eval.js", "train.js", "main.js")
+"""The page's script, in order: one job per file, joined into one strict-mode function."""
 _SLOT = re.compile(r"\{\{(TITLE|CSP|STYLE|SCRIPT|DATA)\}\}")
 _JSON_ESCAPES = {
     "<": "\\u003c",
@@ -66,10 +68,12 @@ def render_page(payload: dict[str, Any]) -> str:
     """The whole HTML document for an `eval_payload` or `train_payload`."""
     template = (STATIC / "viewer.html").read_text(encoding="utf-8")
     style = (STATIC / "viewer.css").read_text(encoding="utf-8")
-    script = (STATIC / "viewer.js").read_text(encoding="utf-8")
-    for name, source, end in (("viewer.css", style, "</style"), ("viewer.js", script, "</script")):
+    sources = {name: (STATIC / name).read_text(encoding="utf-8") for name in SCRIPTS}
+    for name, source in [("viewer.css", style), *sources.items()]:
+        end = "</style" if name.endswith(".css") else "</script"
         if end in source.lower():
             raise RuntimeError(f"{name} contains {end!r}, which would end its element early")
+    script = '"use strict";\n(() => {\n' + "\n".join(sources.values()) + "})();\n"
     csp = (
         f"default-src 'none'; img-src data:; style-src {_hash(style)}; "
         f"script-src {_hash(script)}; base-uri 'none'; form-action 'none'"

@@ -10,7 +10,7 @@ import json
 import re
 
 from agentic_rag.viewer import eval_payload, render_page
-from agentic_rag.viewer.page import STATIC, embed_json
+from agentic_rag.viewer.page import SCRIPTS, STATIC, embed_json
 
 from .fixtures import HOSTILE, PAYLOAD, write_eval_run
 
@@ -64,7 +64,8 @@ def test_csp_admits_exactly_the_inline_script_and_style(tmp_path):
 
 
 def test_page_script_never_parses_markup():
-    script = (STATIC / "viewer.js").read_text()
+    assert sorted(SCRIPTS) == sorted(p.name for p in STATIC.glob("*.js"))
+    script = "\n".join((STATIC / name).read_text() for name in SCRIPTS)
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in script
     assert "new Function" not in script and "DOMParser" not in script
