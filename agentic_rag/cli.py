@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     from agentic_rag.commands import eval as eval_cmd
     from agentic_rag.commands import recipe as recipe_cmd
     from agentic_rag.commands import train as train_cmd
+    from agentic_rag.commands import view as view_cmd
     from retriever_index import cli as index_cli
 
     parser = argparse.ArgumentParser(
@@ -28,18 +29,20 @@ def build_parser() -> argparse.ArgumentParser:
         train_cmd.register,
         eval_cmd.register,
         recipe_cmd.register,
+        view_cmd.register,
     ):
         register(sub)
     return parser
 
 
-def _nested(argv: list[str]) -> list[str]:
-    """`eval compare ...` -> `eval-compare ...`: `eval` itself takes key=value positionals, so its
-    subcommands are top-level commands spelled with a space."""
-    from agentic_rag.commands.eval import SUBCOMMANDS
+NESTED = {"eval": ("compare", "view"), "train": ("view",)}
+"""`eval` and `train` take free key=value arguments, so their subcommands are hidden top-level
+commands (`eval-compare`, ...) spelled with a space on the command line."""
 
-    if len(argv) >= 2 and argv[0] == "eval" and argv[1] in SUBCOMMANDS:
-        return [f"eval-{argv[1]}", *argv[2:]]
+
+def _nested(argv: list[str]) -> list[str]:
+    if len(argv) >= 2 and argv[1] in NESTED.get(argv[0], ()):
+        return [f"{argv[0]}-{argv[1]}", *argv[2:]]
     return argv
 
 

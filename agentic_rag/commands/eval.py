@@ -6,9 +6,6 @@ import argparse
 
 from agentic_rag.commands.recipe_args import add_recipe_arguments
 
-SUBCOMMANDS = ("compare",)
-"""`agentic-rag eval NAME ...` runs the hidden top-level command `eval-NAME` (cli.main)."""
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -18,7 +15,8 @@ def register(subparsers) -> None:
         "write OUT/predictions.jsonl, metrics.json, report.md. Re-running with the same --out "
         "skips finished questions. Protocol and budgets come from --config, else from the "
         "recipe `train` saved beside --model, else the defaults; override any key as "
-        "key=value. Also: `agentic-rag eval compare RUN_A RUN_B`.",
+        "key=value. Also: `agentic-rag eval compare RUN_A RUN_B` (paired bootstrap CIs) and "
+        "`agentic-rag eval view RUN [RUN_B] [-o FILE]` (HTML trajectory browser).",
     )
     p.add_argument(
         "--model",
@@ -44,7 +42,9 @@ def register(subparsers) -> None:
     add_recipe_arguments(p, "training recipe whose protocol/rollout/retriever sections to use")
     p.set_defaults(func=run)
 
-    c = subparsers.add_parser("eval-compare", help=argparse.SUPPRESS)
+    c = subparsers.add_parser(
+        "eval-compare", help="`eval compare RUN_A RUN_B`: EM/F1 differences with paired CIs"
+    )
     c.prog = "agentic-rag eval compare"
     c.description = "Per-dataset EM/F1 differences with paired bootstrap 95% CIs."
     c.add_argument("run_a")

@@ -12,7 +12,9 @@ def register(subparsers) -> None:
         "train",
         help="train a search agent with GRPO from a recipe",
         description="Train with GRPO (TRL). Recipes with an `offline:` section run the built-in "
-        "offline pipeline (KB -> index -> tiny model -> SFT -> GRPO -> eval).",
+        "offline pipeline (KB -> index -> tiny model -> SFT -> GRPO -> eval). Also: "
+        "`agentic-rag train view OUTPUT_DIR [-o FILE]`, an HTML browser of the trajectory "
+        "groups sampled during training beside the curves.",
     )
     p.add_argument("--config", required=True, help="recipe YAML (see recipes/)")
     p.add_argument(
