@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 def build_parser() -> argparse.ArgumentParser:
     from agentic_rag.evaluation import cli as eval_cli
+    from agentic_rag.models import cli as model_cli
     from agentic_rag.training import cli as train_cli
     from retriever_index import cli as index_cli
 
@@ -21,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train and evaluate LLM search agents (GRPO on TRL, FAISS retrieval).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for register in (index_cli.register, train_cli.register, eval_cli.register):
+    for register in (index_cli.register, train_cli.register, eval_cli.register, model_cli.register):
         register(sub)
     return parser
 
