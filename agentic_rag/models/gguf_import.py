@@ -37,6 +37,14 @@ END_OF_GENERATION_KEYS = (
     "tokenizer.ggml.eot_token_id",
     "tokenizer.ggml.eom_token_id",
 )
+# tokenizer special tokens as the GGUF states them (transformers 5.17 read eos as <|im_start|>
+# and no pad from SmolLM2's GGUF; 5.24 reads them right): set explicitly, whatever the version
+SPECIAL_TOKEN_KEYS = {
+    "bos_token": "tokenizer.ggml.bos_token_id",
+    "eos_token": "tokenizer.ggml.eos_token_id",
+    "pad_token": "tokenizer.ggml.padding_token_id",
+    "unk_token": "tokenizer.ggml.unknown_token_id",
+}
 ARRAY_KEYS_SKIPPED = ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.scores")
 
 
@@ -162,6 +170,10 @@ def _convert(source: Path, out: Path, config, metadata: dict[str, Any], dtype: s
 
     torch_dtype = getattr(torch, dtype)
     tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
+    for attr, key in SPECIAL_TOKEN_KEYS.items():
+        if key in metadata:
+            setattr(tokenizer, attr, tokenizer.convert_ids_to_tokens(int(metadata[key])))
+    tokenizer.clean_up_tokenization_spaces = False  # llama.cpp decodes without clean-up
     loaded = AutoModelForCausalLM.from_pretrained(
         source.parent, gguf_file=source.name, dtype=torch_dtype
     )

@@ -41,8 +41,11 @@ def test_cli_import_keeps_the_gguf_models_outputs_and_states_its_sampling(tmp_pa
     assert record["gguf_sampling_not_applied"] == {"general.sampling.penalty_repeat": 1.1}
 
     tokenizer = AutoTokenizer.from_pretrained(out)
-    ids = tokenizer("the cat", return_tensors="pt")["input_ids"]
-    assert tokenizer.decode(ids[0]) == "the cat"
+    special = {a: getattr(tokenizer, f"{a}_token_id") for a in ("bos", "eos", "pad", "unk")}
+    assert special == {"bos": 1, "eos": 2, "pad": 0, "unk": None}  # as the GGUF states them
+    ids = tokenizer("the cat , ok", return_tensors="pt")["input_ids"]
+    assert ids[0, 0] != 1  # the GGUF says add_bos_token false
+    assert tokenizer.decode(ids[0]) == "the cat , ok"  # no clean-up of " ,"
     assert "<|im_start|>user\nhi<|im_end|>" in tokenizer.apply_chat_template(
         [{"role": "user", "content": "hi"}], tokenize=False
     )

@@ -36,6 +36,19 @@ def test_checkpoint_is_a_plain_folder_with_what_the_gguf_states(smollm2_dir: Pat
     assert leftovers == []
 
 
+def test_tokenizer_special_tokens_are_the_gguf_ones(smollm2_dir: Path):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_dir)
+    assert (tokenizer.bos_token, tokenizer.eos_token, tokenizer.pad_token) == (
+        "<|im_start|>",
+        "<|im_end|>",
+        "<|im_end|>",
+    )
+    assert (tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id) == (1, 2, 2)
+    assert tokenizer("Hello world")["input_ids"] == [19556, 905]  # no BOS added
+
+
 def test_weights_equal_the_dequantized_gguf_tensors(smollm2_dir: Path):
     import numpy as np
     from gguf import GGUFReader
