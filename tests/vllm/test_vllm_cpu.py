@@ -17,7 +17,7 @@ pytest.importorskip(
 )
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "vllm_cpu_smoke.py"
-LOGPROB_TOLERANCE = 2e-3  # float32 both sides; different kernels and summation order
+LOGPROB_TOLERANCE = 1e-3  # float32 both sides; the measured gap is in docs/vllm_cpu.md
 
 
 @pytest.fixture(scope="module")
