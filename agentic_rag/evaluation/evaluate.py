@@ -19,6 +19,7 @@ from agentic_rag.evaluation.predictions import (
     read_predictions,
 )
 from agentic_rag.evaluation.report import write_report
+from agentic_rag.models import resolve_model
 from agentic_rag.protocols import ProtocolConfig
 from agentic_rag.rollout import RolloutConfig
 from agentic_rag.search import RetrieverConfig, SearchTool, load_search_tool
@@ -71,9 +72,11 @@ def evaluate(s: EvalSettings, search: SearchTool | None = None) -> Results:
     if needs_search and not (retriever.index or retriever.url):
         raise ValueError("modes naive/agentic need --index DIR or --retriever-url URL")
     datasets = [(spec, load_qa(spec, limit=s.limit)) for spec in s.data]  # fail fast on bad data
-    tokenizer = AutoTokenizer.from_pretrained(s.tokenizer or s.model)
+    # A served model is a name on the server; a local one may be a named offline model.
+    model = s.model if s.backend == "openai" else resolve_model(s.model)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(s.tokenizer) if s.tokenizer else model)
     runner = ModeRunner(
-        backend=load_backend(s.backend, s.model, tokenizer, device=s.device, base_url=s.base_url),
+        backend=load_backend(s.backend, model, tokenizer, device=s.device, base_url=s.base_url),
         tokenizer=tokenizer,
         search=(search or load_search_tool(retriever)) if needs_search else None,
         protocol=protocol,

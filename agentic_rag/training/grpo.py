@@ -16,6 +16,7 @@ from pathlib import Path
 
 from agentic_rag.backends.base import Sampling
 from agentic_rag.data.qa import QAExample
+from agentic_rag.models import resolve_model
 from agentic_rag.protocols import Protocol, ProtocolConfig, make_protocol
 from agentic_rag.recipe import Recipe, RewardSpec, save_recipe
 from agentic_rag.rollout import RolloutConfig, RolloutEngine, Trajectory, summarize
@@ -161,7 +162,8 @@ def train_grpo(
     from transformers import AutoTokenizer
     from trl import GRPOTrainer, get_peft_config
 
-    tokenizer = AutoTokenizer.from_pretrained(recipe.model.model_name_or_path)
+    model = resolve_model(recipe.model.model_name_or_path)  # a folder, hub id or known name
+    tokenizer = AutoTokenizer.from_pretrained(model)
     out = Path(recipe.grpo.output_dir)
     save_recipe(recipe, out)
     samples = SampleWriter(
@@ -172,7 +174,7 @@ def train_grpo(
         {e.question: list(e.answers) for e in train_examples},
     )
     trainer = GRPOTrainer(
-        model=recipe.model.model_name_or_path,
+        model=model,
         reward_funcs=build_reward_funcs(recipe.rewards),
         args=recipe.grpo,
         train_dataset=to_dataset(train_examples),
