@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from agentic_rag.commands import ask as ask_cmd
     from agentic_rag.commands import eval as eval_cmd
     from agentic_rag.commands import model as model_cmd
     from agentic_rag.commands import recipe as recipe_cmd
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         index_cli.register,
         train_cmd.register,
         eval_cmd.register,
+        ask_cmd.register,
         recipe_cmd.register,
         view_cmd.register,
         model_cmd.register,

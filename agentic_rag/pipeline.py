@@ -1,5 +1,5 @@
-"""`agentic-rag train` for a recipe: GRPO, then the held-out questions (`data.eval`) answered by
-the starting and the final policy with the evaluation harness, then OUTPUT_DIR/summary.json and
+"""`agentic-rag train` for a recipe: an optional SFT warm start, GRPO, and the held-out questions
+answered before and after with the evaluation harness, then OUTPUT_DIR/summary.json and
 curves.png. The offline default runs this after building its world and warm start.
 
 It sits above `training` and `evaluation`, which never import each other.
@@ -13,17 +13,24 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agentic_rag.data.qa import load_qa
+import numpy as np
+
+from agentic_rag.data.splits import hold_out, load_questions, write_questions
+from agentic_rag.evaluation.compare import paired_bootstrap
 from agentic_rag.evaluation.evaluate import EvalSettings, evaluate
 from agentic_rag.evaluation.metrics import ModeMetrics
-from agentic_rag.recipe import Recipe
+from agentic_rag.evaluation.predictions import read_predictions
+from agentic_rag.protocols import make_protocol
+from agentic_rag.recipe import Recipe, derive
 from agentic_rag.search import SearchTool
 from agentic_rag.training.curves import plot_curves
 from agentic_rag.training.grpo import train_grpo
+from agentic_rag.training.warm_start import run_sft, supporting_plans
 
 EVAL_BATCH_SIZE = 64
 """Questions per generation call when scoring held-out questions."""
 SUMMARY_FILE = "summary.json"
+HELD_OUT_FILE = "heldout.jsonl"
 
 
 def held_out(metrics: ModeMetrics) -> dict[str, float]:
@@ -31,6 +38,7 @@ def held_out(metrics: ModeMetrics) -> dict[str, float]:
     return {
         "em": metrics.em,
         "f1": metrics.f1,
+        "sub_em": metrics.sub_em,
         "searches_per_question": metrics.searches,
         "turns_per_question": metrics.turns,
         "invalid_action_share": metrics.invalid_action_share,
@@ -40,14 +48,19 @@ def held_out(metrics: ModeMetrics) -> dict[str, float]:
 
 
 def evaluate_checkpoint(
-    model: str | Path, recipe: Recipe, out: Path, search: SearchTool
-) -> dict[str, float]:
-    """Agentic-mode, greedy metrics of a checkpoint on `data.eval`, written to `out` (a normal
-    evaluation run folder: resumable, viewable with `agentic-rag eval view`)."""
+    model: str | Path,
+    recipe: Recipe,
+    data: str,
+    out: Path,
+    search: SearchTool,
+    modes: tuple[str, ...] = ("agentic",),
+) -> dict[str, dict[str, float]]:
+    """Greedy metrics of a checkpoint on the held-out questions, per mode, written to `out` (a
+    normal evaluation run folder: resumable, viewable with `agentic-rag eval view`)."""
     settings = EvalSettings(
         model=str(model),
-        data=[recipe.data.eval],
-        modes=["agentic"],
+        data=[data],
+        modes=list(modes),
         out=str(out),
         protocol=recipe.protocol,
         rollout=recipe.rollout,
@@ -57,43 +70,115 @@ def evaluate_checkpoint(
         device="cpu" if recipe.grpo.use_cpu else None,
         progress=False,
     )
-    results = evaluate(settings, search=search)
-    (modes,) = results.values()
-    return held_out(modes["agentic"])
+    (by_mode,) = evaluate(settings, search=search).values()
+    return {mode: held_out(metrics) for mode, metrics in by_mode.items()}
 
 
-def train_and_evaluate(
-    recipe: Recipe, search: SearchTool, resume: bool = False, label: str = "start"
-) -> tuple[dict[str, Any], list[dict]]:
-    """GRPO on `data.train`; with `data.eval`, held-out metrics of the starting policy (under
-    `label`) and the final one. Returns the summary and the trainer's log history."""
-    started = time.perf_counter()
-    out = Path(recipe.grpo.output_dir)
-    if not recipe.data.train:
-        raise ValueError("data.train is not set (a QA dataset spec to train on)")
-    examples = load_qa(recipe.data.train, limit=recipe.data.train_limit)
-    evaluate_here = bool(recipe.data.eval) and is_main_process()
-    before = None
-    if evaluate_here:
-        start = recipe.model.model_name_or_path
-        before = evaluate_checkpoint(start, recipe, out / "eval" / label, search)
-        print(f"[agentic-rag] {label}: held-out EM {before['em']:.3f}, F1 {before['f1']:.3f}")
-    trainer = train_grpo(recipe, examples, search, resume=resume)
-    summary: dict[str, Any] = {"seed": recipe.grpo.seed, "grpo_steps": trainer.state.global_step}
-    log_history = trainer.state.log_history
-    del trainer  # free the policy, optimizer and reference model before the final evaluation
-    if evaluate_here:
-        after = evaluate_checkpoint(out / "final", recipe, out / "eval" / "final", search)
-        print(f"[agentic-rag] after GRPO: held-out EM {after['em']:.3f}, F1 {after['f1']:.3f}")
-        summary.update({label: before, "grpo": after, "em_gain": after["em"] - before["em"]})
-    summary["wall_seconds"] = round(time.perf_counter() - started, 1)
-    summary["recipe"] = recipe.source
-    return summary, log_history
+def em_difference(run_a: Path, mode_a: str, run_b: Path, mode_b: str) -> dict[str, float]:
+    """Paired bootstrap 95% CI of EM(b) - EM(a) over the questions both runs answered."""
+    a = {p.id: p.em for p in read_predictions(run_a) if p.mode == mode_a}
+    b = {p.id: p.em for p in read_predictions(run_b) if p.mode == mode_b}
+    ids = sorted(a.keys() & b.keys())
+    d = paired_bootstrap(np.array([a[i] for i in ids]), np.array([b[i] for i in ids]))
+    return {"diff": d.diff, "low": d.low, "high": d.high, "questions": len(ids)}
 
 
 def is_main_process() -> bool:
     """Rank 0 of a torchrun/accelerate launch, or a single process."""
     return int(os.environ.get("RANK", "0")) == 0
+
+
+def _say(message: str) -> None:
+    print(f"[agentic-rag] {message}", flush=True)
+
+
+def train_and_evaluate(
+    recipe: Recipe, search: SearchTool, resume: bool = False, label: str = "start"
+) -> tuple[dict[str, Any], list[dict]]:
+    """Warm start (when `warm_start.examples`), GRPO on `data.train`, and with `data.eval` the
+    held-out metrics of the starting policy (under `label`) and the final one; with a warm start
+    also of the base model, agentic and naive RAG, and the final policy's paired EM differences
+    against both. Returns the summary and the trainer's log history."""
+    started = time.perf_counter()
+    out = Path(recipe.grpo.output_dir)
+    if not recipe.data.train:
+        raise ValueError("data.train is not set (a QA dataset spec to train on)")
+    train = load_questions(recipe.data.train, recipe.data.train_limit)
+    data = recipe.data.eval
+    if data and recipe.data.holdout:
+        train, held = hold_out(train, load_questions(data), recipe.data.holdout)
+        data = str(write_questions(held, out / HELD_OUT_FILE).resolve())
+        # The recipe saved with the checkpoints names exactly these questions, so `eval` and
+        # `ask` of the trained model default to the held-out set.
+        recipe = derive(recipe, {"data.eval": data, "data.holdout": 0})
+    evaluate_here = bool(data) and is_main_process()
+    summary: dict[str, Any] = {"seed": recipe.grpo.seed}
+    base = recipe.model.model_name_or_path
+    if recipe.warm_start.examples:
+        if evaluate_here:
+            modes = ("naive", "agentic")
+            summary["base"] = evaluate_checkpoint(
+                base, recipe, data, out / "eval" / "base", search, modes
+            )
+            _say(f"base model: held-out EM {_ems(summary['base'])}")
+        sft_dir, train = warm_start(recipe, train, search)
+        recipe, label = derive(recipe, {"model_name_or_path": str(sft_dir)}), "sft"
+    if evaluate_here:
+        start = recipe.model.model_name_or_path
+        summary[label] = evaluate_checkpoint(start, recipe, data, out / "eval" / label, search)[
+            "agentic"
+        ]
+        _say(f"{label}: held-out EM {summary[label]['em']:.3f}, F1 {summary[label]['f1']:.3f}")
+    trainer = train_grpo(recipe, train, search, resume=resume)
+    summary["grpo_steps"] = trainer.state.global_step
+    log_history = trainer.state.log_history
+    del trainer  # free the policy, optimizer and reference model before the final evaluation
+    if evaluate_here:
+        final = out / "eval" / "final"
+        summary["grpo"] = evaluate_checkpoint(out / "final", recipe, data, final, search)["agentic"]
+        summary["em_gain"] = summary["grpo"]["em"] - summary[label]["em"]
+        _say(f"after GRPO: held-out EM {summary['grpo']['em']:.3f}, F1 {summary['grpo']['f1']:.3f}")
+        if "base" in summary:
+            summary["vs_base"] = {
+                mode: em_difference(out / "eval" / "base", mode, final, "agentic")
+                for mode in ("naive", "agentic")
+            }
+    summary["wall_seconds"] = round(time.perf_counter() - started, 1)
+    summary["recipe"] = recipe.source
+    return summary, log_history
+
+
+def _ems(by_mode: dict[str, dict[str, float]]) -> str:
+    return ", ".join(f"{mode} {m['em']:.3f}" for mode, m in by_mode.items())
+
+
+def warm_start(recipe: Recipe, train: list, search: SearchTool) -> tuple[Path, list]:
+    """SFT on `warm_start.examples` demonstrations from the training questions' gold supporting
+    passages (OUTPUT_DIR/sft, reused on a re-run); returns it and the training questions no
+    demonstration used, which GRPO trains on (so its reward pays for reading, not recall)."""
+    from transformers import AutoTokenizer
+
+    from agentic_rag.models import resolve_model
+
+    base = resolve_model(recipe.model.model_name_or_path)
+    protocol = make_protocol(AutoTokenizer.from_pretrained(base), recipe.protocol)
+    rows, used = supporting_plans(
+        protocol, train, search, recipe.rollout.topk, recipe.warm_start.examples
+    )
+    keys = {(e.dataset, e.id) for e in used}
+    rest = [e for e in train if (e.dataset, e.id) not in keys]
+    _say(f"SFT warm start on {len(rows)} demonstrations; GRPO on the other {len(rest)} questions")
+    out = Path(recipe.grpo.output_dir) / "sft"
+    return run_sft(
+        base,
+        rows,
+        out,
+        recipe.warm_start,
+        seed=recipe.grpo.seed,
+        use_cpu=recipe.grpo.use_cpu,
+        bf16=recipe.grpo.bf16,
+        gradient_checkpointing=recipe.grpo.gradient_checkpointing,
+    ), rest
 
 
 def write_summary(summary: dict[str, Any], log_history: list[dict], folder: Path) -> None:
@@ -103,4 +188,4 @@ def write_summary(summary: dict[str, Any], log_history: list[dict], folder: Path
     folder.mkdir(parents=True, exist_ok=True)
     (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     plot_curves(log_history, folder / "curves.png")
-    print(f"[agentic-rag] summary: {folder / SUMMARY_FILE}  curves: {folder / 'curves.png'}")
+    _say(f"summary: {folder / SUMMARY_FILE}  curves: {folder / 'curves.png'}")

@@ -29,6 +29,7 @@ from agentic_rag.protocols.base import ProtocolConfig
 from agentic_rag.rollout import RolloutConfig
 from agentic_rag.search import RetrieverConfig
 from agentic_rag.training.samples import SamplesConfig
+from agentic_rag.training.warm_start import WarmStartConfig
 
 RECIPE_FILE = "recipe.yaml"
 """Saved beside every checkpoint `train` writes, so `eval` and `ask` default to its settings."""
@@ -52,7 +53,8 @@ class DataConfig:
     FlashRAG JSONL, or a short name of a shared dev set (see docs/evaluation.md)."""
 
     train: str | None = None
-    """Training questions; the offline default generates its own."""
+    """Training questions (comma-separated specs are concatenated); the offline default
+    generates its own."""
     eval: str | None = None
     """Held-out questions: `train` evaluates the final policy on them (agentic mode, greedy) into
     OUTPUT_DIR/eval, and `eval --config` uses them when `--data` is not given."""
@@ -60,6 +62,10 @@ class DataConfig:
     """Use only the first N training questions."""
     eval_limit: int | None = None
     """Use only the first N held-out questions."""
+    holdout: int = 0
+    """Hold out this many `eval` questions (a seeded sample, the same for every training seed)
+    from the training questions and score them before and after (OUTPUT_DIR/heldout.jsonl); 0
+    scores all of `eval`, which should then not overlap `train`."""
 
 
 SECTIONS: dict[str, type] = {
@@ -67,6 +73,7 @@ SECTIONS: dict[str, type] = {
     "protocol": ProtocolConfig,
     "rollout": RolloutConfig,
     "data": DataConfig,
+    "warm_start": WarmStartConfig,
     "samples": SamplesConfig,
     "offline": OfflineConfig,
 }
@@ -86,6 +93,8 @@ MOVED = {
     "offline.hidden_size": "offline.model.hidden_size",
     "offline.num_layers": "offline.model.num_layers",
     "offline.intermediate_size": "offline.model.intermediate_size",
+    "offline.sft_epochs": "warm_start.epochs",
+    "offline.sft_learning_rate": "warm_start.learning_rate",
     "reward_weights": "each reward's `weight` under `rewards:`",
     "max_completion_length": "rollout.max_completion_tokens",
     "rollout.temperature": "the top-level `temperature` (TRL's, which the GRPO loss uses too)",
@@ -119,6 +128,7 @@ class Recipe:
     protocol: ProtocolConfig
     rollout: RolloutConfig
     data: DataConfig
+    warm_start: WarmStartConfig
     samples: SamplesConfig
     rewards: tuple[RewardSpec, ...]
     sampling: Sampling

@@ -43,7 +43,7 @@ TOOLS_OVERRIDES = [
 # trained policy writes long malformed queries (48-token runs of tags and names, never repeated
 # within a group): each search cost 8 ms there against 2 ms from the recipe's own start.
 WARM_START_OVERRIDES = {
-    "tools": ["offline.kb.num_train_questions=1024", "offline.sft_epochs=3"],
+    "tools": ["offline.kb.num_train_questions=1024", "warm_start.epochs=3"],
     "tags": [],
 }
 
@@ -83,6 +83,7 @@ def build(recipe, seed: int | None = None, quiet: bool = True) -> World:
     key = json.dumps(
         [
             dataclasses.asdict(recipe.offline),
+            dataclasses.asdict(recipe.warm_start),
             dataclasses.asdict(recipe.protocol),
             recipe.rollout.topk,
             seed,

@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-OVERRIDES_HELP = "recipe overrides: key=value or section.key=value (see `agentic-rag recipe`)"
+OVERRIDES_HELP = (
+    "recipe overrides, after the options: key=value or section.key=value (agentic-rag recipe)"
+)
 
 MOVED_FLAGS = {
     "--protocol": "protocol.name=tags|tools",

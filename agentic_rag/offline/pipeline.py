@@ -50,6 +50,7 @@ def run_offline(recipe: Recipe, resume: bool = False) -> dict:
         {
             "seed": recipe.grpo.seed,
             "offline": dataclasses.asdict(recipe.offline),
+            "warm_start": dataclasses.asdict(recipe.warm_start),
             "protocol": dataclasses.asdict(recipe.protocol),
             "topk": recipe.rollout.topk,
             "bf16": recipe.grpo.bf16,

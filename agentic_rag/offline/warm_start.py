@@ -1,6 +1,6 @@
-"""The offline default's warm start: SFT on demonstration trajectories rendered by the same
-protocol code as rollouts, with real retrieval results as observations, loss on model tokens only.
-It teaches the protocol and leaves accuracy headroom for GRPO."""
+"""The offline default's warm start: the fictional KB's questions as demonstrations (with
+deliberate shortcuts) and a split by entity between warm start and GRPO; the SFT itself is
+training/warm_start.py's, as for real questions."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import random
 from pathlib import Path
 
 from agentic_rag.offline.world import say
-from agentic_rag.protocols import Action, Protocol, make_protocol
+from agentic_rag.protocols import Protocol, make_protocol
 from agentic_rag.recipe import Recipe
+from agentic_rag.training.warm_start import Plan, demonstrations, run_sft
 
 
-def demonstrations(
+def kb_demonstrations(
     protocol: Protocol,
     search,
     examples: list[dict],
@@ -21,7 +22,8 @@ def demonstrations(
     shortcut_fraction: float = 0.0,
     seed: int = 0,
 ) -> list[dict]:
-    """SFT rows: prompt + a gold trajectory (real retrieval results), loss on model tokens only.
+    """SFT rows for the fictional KB's questions: each hop's query searched for real, then the
+    answer.
 
     A `shortcut_fraction` of the two-hop demonstrations stop after the first search and answer
     with the entity found there (the bridge, never the answer): the warm start learns this
@@ -34,24 +36,12 @@ def demonstrations(
     for e in examples:
         hops = e["hops"]
         if len(hops) > 1 and rng.random() < shortcut_fraction:
-            plans.append((e, hops[:1], hops[0]["answer"]))
+            hops, answer = hops[:1], hops[0]["answer"]
         else:
-            plans.append((e, hops, e["answers"][0]))
-    queries = [h["query"] for _, hops, _ in plans for h in hops]
-    hits = iter(search.search_batch(queries, topk))
-    rows = []
-    for e, hops, answer in plans:
-        steps = []
-        for i, hop in enumerate(hops):
-            thought = "I need to search." if i == 0 else "I need to search again."
-            steps.append((Action("search", queries=(hop["query"],)), [next(hits)], thought))
-        steps.append((Action("answer", answer=answer), [], "I know the answer."))
-        prompt = protocol.prompt_ids(e["question"])
-        completion, env_mask = protocol.demonstration(steps)
-        rows.append(
-            {"input_ids": prompt + completion, "completion_mask": [0] * len(prompt) + env_mask}
-        )
-    return rows
+            answer = e["answers"][0]
+        plans.append(Plan(e["question"], tuple(h["query"] for h in hops), answer))
+    queries = [q for plan in plans for q in plan.queries]
+    return demonstrations(protocol, plans, search.search_batch(queries, topk))
 
 
 def split_by_entity(rows: list[dict], sft_share: float) -> tuple[list[dict], list[dict]]:
@@ -75,44 +65,25 @@ def train_rows(world: dict[str, Path]) -> list[dict]:
 
 def warm_start(recipe: Recipe, world: dict[str, Path], out: Path, search) -> Path:
     """Short SFT on demonstrations: teaches the protocol, leaves accuracy headroom for GRPO."""
-    from datasets import Dataset
     from transformers import AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
 
     sft_dir = out / "sft"
     if (sft_dir / "config.json").exists():
         return sft_dir
     cfg, seed = recipe.offline, recipe.grpo.seed
-    tokenizer = AutoTokenizer.from_pretrained(world["base_model"])
-    protocol = make_protocol(tokenizer, recipe.protocol)
+    protocol = make_protocol(AutoTokenizer.from_pretrained(world["base_model"]), recipe.protocol)
     train, _ = split_by_entity(train_rows(world), cfg.sft_share)
-    rows = demonstrations(protocol, search, train, recipe.rollout.topk, cfg.shortcut_fraction, seed)
+    rows = kb_demonstrations(
+        protocol, search, train, recipe.rollout.topk, cfg.shortcut_fraction, seed
+    )
     say(f"SFT warm start on {len(rows)} demonstrations")
-    args = SFTConfig(
-        output_dir=str(out / "sft_run"),
-        num_train_epochs=cfg.sft_epochs,
-        learning_rate=cfg.sft_learning_rate,
-        per_device_train_batch_size=16,
-        completion_only_loss=True,
-        max_length=None,
-        lr_scheduler_type="cosine",
-        warmup_steps=0.05,
-        adam_beta2=0.95,  # steadier at the high learning rate a tiny model trains fast with
-        logging_steps=10,
-        save_strategy="no",
-        report_to="none",
+    return run_sft(
+        world["base_model"],
+        rows,
+        sft_dir,
+        recipe.warm_start,
         seed=seed,
         use_cpu=recipe.grpo.use_cpu,
-        bf16=recipe.grpo.bf16,  # the recipe's precision for both stages (tiny.yaml: float32)
+        bf16=recipe.grpo.bf16,
         gradient_checkpointing=recipe.grpo.gradient_checkpointing,
     )
-    trainer = SFTTrainer(
-        model=str(world["base_model"]),
-        args=args,
-        train_dataset=Dataset.from_list(rows),
-        processing_class=tokenizer,
-    )
-    trainer.train()
-    trainer.save_model(str(sft_dir))
-    tokenizer.save_pretrained(str(sft_dir))
-    return sft_dir

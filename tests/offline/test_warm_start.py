@@ -8,7 +8,7 @@ import pytest
 
 from agentic_rag.offline.kb import SyntheticKBConfig, generate_kb
 from agentic_rag.offline.pipeline import check_reusable
-from agentic_rag.offline.warm_start import demonstrations, split_by_entity
+from agentic_rag.offline.warm_start import kb_demonstrations, split_by_entity
 from agentic_rag.protocols import ProtocolConfig, make_protocol
 from agentic_rag.recipe import load_recipe
 from agentic_rag.rewards import extract_answer
@@ -31,7 +31,7 @@ def _completion(tokenizer, row: dict) -> tuple[str, str]:
 @pytest.mark.parametrize("fraction", [0.0, 1.0])
 def test_shortcut_fraction_decides_the_two_hop_demonstrations(tokenizer, retriever, rows, fraction):
     protocol = make_protocol(tokenizer, ProtocolConfig(name="tags"))
-    demos = demonstrations(protocol, retriever, rows, topk=1, shortcut_fraction=fraction, seed=0)
+    demos = kb_demonstrations(protocol, retriever, rows, topk=1, shortcut_fraction=fraction, seed=0)
     assert len(demos) == len(rows)
     assert {len(r["hops"]) for r in rows} == {1, 2}
     for example, demo in zip(rows, demos, strict=True):
@@ -55,7 +55,7 @@ def test_shortcuts_are_a_seeded_share_of_two_hop_questions(tokenizer, retriever,
     two_hop = [r for r in rows if len(r["hops"]) == 2]
 
     def demos(seed):
-        return demonstrations(
+        return kb_demonstrations(
             protocol, retriever, two_hop, topk=1, shortcut_fraction=0.5, seed=seed
         )
 
