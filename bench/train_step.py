@@ -15,6 +15,9 @@ observation tokens) and reports generated tokens/s and the model-FLOPs utilizati
 Random weights never form an action, so every turn runs to its token cap (realistic lengths) and
 no search runs: the GPU figures are about the model, the CPU ones about the loop.
 
+Real checkpoint: `--model smollm2-135m-instruct` (or its warm start's folder) with
+`protocol.use_chat_template=true protocol.template=null` runs the same step on SmolLM2.
+
 Run: .venv/bin/python bench/train_step.py [--steps 4] [--torch-profile]
      .venv/bin/python bench/train_step.py --device cuda --model-shape qwen2.5-0.5b
 """
@@ -292,6 +295,11 @@ def main() -> int:
         default="tiny",
         help="tiny: the recipe's warm-started policy; qwen2.5-0.5b: random weights",
     )
+    ap.add_argument(
+        "--model",
+        help="any checkpoint or known name as the policy (e.g. smollm2-135m-instruct or its "
+        "warm start), with the recipe's fictional world as the index; overrides --model-shape",
+    )
     ap.add_argument("--peak-tflops", type=float, help="device bf16 peak for MFU (default: by name)")
     ap.add_argument(
         "--torch-profile",
@@ -317,6 +325,7 @@ def main() -> int:
     gpu_shape = args.model_shape == "qwen2.5-0.5b"
     with tempfile.TemporaryDirectory(prefix="bench_train_step_") as tmp:
         model_dir = qwen_shaped_model(world.model_dir, Path(tmp) / "model") if gpu_shape else None
+        model_dir = args.model or model_dir
         recipe = _world.load_recipe(
             [
                 *(GPU_OVERRIDES if gpu_shape else []),
@@ -352,7 +361,7 @@ def report(args, recipe, measured: list[dict], params: int, search, cuda: bool) 
     gpu_shape = args.model_shape == "qwen2.5-0.5b"
     print(
         f"GRPO step of recipes/tiny.yaml{' + Search-R1 budgets' if gpu_shape else ''} "
-        f"({args.model_shape}, {params / 1e6:.1f}M params, "
+        f"({args.model or args.model_shape}, {params / 1e6:.1f}M params, "
         f"{args.device}): {g.per_device_train_batch_size // g.num_generations} prompts x "
         f"G={g.num_generations}, protocol {recipe.protocol.name}, max_turns {r.max_turns}, "
         f"{r.max_turn_tokens} tokens/turn, {r.max_completion_tokens} per trajectory; "
