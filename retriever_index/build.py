@@ -5,7 +5,10 @@ Layout of a build in progress, `.{OUT}.building/` next to OUT:
     build_state.json   what the shards were encoded with; --resume refuses to mix settings
     shards/NNNNN.npy   unit-length float32 embeddings, each written to a temp name then renamed,
                        so a shard that exists is complete
-Only when index.faiss and manifest.json are written is the folder renamed to OUT.
+With --embeddings the vectors come from an existing FAISS Flat file instead of the encoder.
+A writer (FAISS factory for "dense", retriever_index.compressed for "compressed") trains on a
+sample and adds chunk by chunk; only when its files and manifest.json are written is the folder
+renamed to OUT.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 from tqdm import tqdm
 
 from retriever_index.corpus import CorpusError, DocStore, file_sha256, ingest
+from retriever_index.embeddings import FlatFile, ShardFiles, sample_rows
 from retriever_index.encoder import DEFAULT_ENCODER, PREFIX_PRESETS, Encoder, resolve_prefixes
 from retriever_index.manifest import (
     DOCS_FILE,
@@ -83,10 +88,60 @@ class BuildConfig:
         default=100_000,
         metadata={"help": "passages sampled to train IVF/PQ indexes (FAISS wants >= 39 x nlist)"},
     )
+    embeddings: str | None = field(
+        default=None,
+        metadata={
+            "help": "FAISS Flat index file holding the corpus's embeddings in corpus order (e.g. "
+            "Search-R1's e5_Flat.index): skip encoding; --encoder must be the model that made it"
+        },
+    )
 
 
-def build_index(config: BuildConfig) -> Manifest:
-    """Build the index described by `config` into config.out and return its manifest."""
+@dataclass(frozen=True)
+class IndexSpec:
+    """What a writer built: the manifest's kind, factory string and kind-specific params."""
+
+    kind: str
+    factory: str
+    params: dict[str, Any]
+
+
+class IndexWriter(Protocol):
+    def check(self, dim: int, count: int) -> None:
+        """Raise BuildError on settings that cannot work, before any encoding."""
+
+    def write(self, work: Path, source: ShardFiles | FlatFile) -> IndexSpec:
+        """Train on a sample of `source`, add it chunk by chunk, write the index files."""
+
+
+class FactoryWriter:
+    """The "dense" kind: any FAISS index_factory string, filled with the float32 embeddings."""
+
+    def __init__(self, factory: str, train_size: int):
+        self.factory, self.train_size = factory, train_size
+
+    def check(self, dim: int, count: int) -> None:
+        _new_index(dim, self.factory)
+
+    def write(self, work: Path, source: ShardFiles | FlatFile) -> IndexSpec:
+        import faiss
+
+        index = _new_index(source.dim, self.factory)
+        train_index(index, source, self.train_size, self.factory)
+        with tqdm(total=source.count, unit="passage", desc="indexing") as bar:
+            for chunk in source.chunks():
+                index.add(chunk)
+                bar.update(len(chunk))
+        faiss.write_index(index, str(work / INDEX_FILE))
+        return IndexSpec(kind="dense", factory=self.factory, params={})
+
+
+def build_index(config: BuildConfig, writer: IndexWriter | None = None) -> Manifest:
+    """Build the index described by `config` into config.out and return its manifest.
+
+    `writer` makes the index files from the embeddings (default: FAISS factory
+    `config.index_type`, kind "dense"); everything else (corpus, encoding, resume, swap) is shared.
+    """
     started = time.time()
     corpus, out = Path(config.corpus).resolve(), Path(config.out).resolve()
     if config.shard_size < 1 or config.train_size < 1:
@@ -106,7 +161,8 @@ def build_index(config: BuildConfig) -> Manifest:
     encoder = Encoder(
         config.encoder, prefixes=prefixes, batch_size=config.batch_size, device=config.device
     )
-    index = _new_index(encoder.dim, config.index_type)  # fail on a bad factory before encoding
+    writer = writer or FactoryWriter(config.index_type, config.train_size)
+    writer.check(encoder.dim, count)  # fail on bad index settings before encoding
     state = {
         "corpus_sha256": sha256,
         "count": count,
@@ -126,21 +182,21 @@ def build_index(config: BuildConfig) -> Manifest:
             "Re-run with the original corpus and settings, or without --resume to start over"
         )
 
-    try:
-        shards = _encode_shards(work, encoder, count, config.shard_size)
-    except BaseException:  # includes Ctrl-C: tell the user their hours of encoding are kept
-        print(
-            f"build stopped; finished shards are kept in {work}: re-run with --resume",
-            file=sys.stderr,
-        )
-        raise
-    _fill_index(index, shards, count, config.train_size, config.index_type)
-
-    import faiss
-
-    faiss.write_index(index, str(work / INDEX_FILE))
+    if config.embeddings:
+        source: ShardFiles | FlatFile = _flat_embeddings(config.embeddings, count, encoder)
+    else:
+        try:
+            paths = _encode_shards(work, encoder, count, config.shard_size)
+        except BaseException:  # includes Ctrl-C: tell the user their hours of encoding are kept
+            print(
+                f"build stopped; finished shards are kept in {work}: re-run with --resume",
+                file=sys.stderr,
+            )
+            raise
+        source = ShardFiles(paths, count, encoder.dim)
+    spec = writer.write(work, source)
     manifest = Manifest(
-        kind="dense",
+        kind=spec.kind,
         count=count,
         corpus_path=str(corpus),
         corpus_sha256=sha256,
@@ -152,16 +208,31 @@ def build_index(config: BuildConfig) -> Manifest:
         dim=encoder.dim,
         max_seq_length=encoder.max_seq_length,
         metric="inner_product",
-        factory=config.index_type,
+        factory=spec.factory,
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         build_seconds=round(time.time() - started, 3),
         versions=library_versions(),
+        params=spec.params,
     )
     manifest.write(work)
-    shutil.rmtree(work / "shards")
+    shutil.rmtree(work / "shards", ignore_errors=True)
     (work / STATE_FILE).unlink()
     _swap_into_place(work, out)
     return manifest
+
+
+def _flat_embeddings(path: str, count: int, encoder: Encoder) -> FlatFile:
+    try:
+        source = FlatFile(path)
+    except ValueError as e:
+        raise BuildError(str(e)) from None
+    if (source.count, source.dim) != (count, encoder.dim):
+        raise BuildError(
+            f"--embeddings {path} holds {source.count} x {source.dim} vectors but the corpus has "
+            f"{count} passages and {encoder.name} makes {encoder.dim}-dim embeddings: pass the "
+            "embeddings of this corpus (same order) and the --encoder that made them"
+        )
+    return source
 
 
 def _check_out(out: Path) -> None:
@@ -258,36 +329,20 @@ def _write_shard(path: Path, embeddings: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def _fill_index(index, shards: list[Path], count: int, train_size: int, factory: str) -> None:
-    """Train (IVF/PQ) on a seeded sample of the shards, then add every shard in row order."""
-    if not index.is_trained:
-        sample = _sample_rows(shards, count, min(count, train_size))
-        print(f"training {factory} on {len(sample)} sampled passages", file=sys.stderr)
-        try:
-            index.train(sample)
-        except RuntimeError as e:
-            reason = str(e).strip().splitlines()[-1]
-            raise BuildError(
-                f"training {factory!r} on {len(sample)} passages failed ({reason}); use fewer IVF "
-                "lists (about 4*sqrt(passages)) or a smaller PQ, or raise --train-size"
-            ) from None
-    with tqdm(total=count, unit="passage", desc="indexing") as bar:
-        for path in shards:
-            emb = np.load(path)
-            index.add(emb)
-            bar.update(len(emb))
-
-
-def _sample_rows(shards: list[Path], count: int, size: int) -> np.ndarray:
-    rows = np.sort(np.random.default_rng(0).choice(count, size=size, replace=False))
-    parts, start = [], 0
-    for path in shards:
-        emb = np.load(path, mmap_mode="r")
-        stop = start + len(emb)
-        lo, hi = np.searchsorted(rows, [start, stop])
-        parts.append(np.asarray(emb[rows[lo:hi] - start]))
-        start = stop
-    return np.ascontiguousarray(np.concatenate(parts))
+def train_index(index, source: ShardFiles | FlatFile, train_size: int, factory: str) -> None:
+    """Train an untrained (IVF/PQ) index on a seeded sample of `source`; a no-op for Flat."""
+    if index.is_trained:
+        return
+    sample = sample_rows(source, min(source.count, train_size))
+    print(f"training {factory} on {len(sample)} sampled passages", file=sys.stderr)
+    try:
+        index.train(sample)
+    except RuntimeError as e:
+        reason = str(e).strip().splitlines()[-1]
+        raise BuildError(
+            f"training {factory!r} on {len(sample)} passages failed ({reason}); use fewer IVF "
+            "lists (about 4*sqrt(passages)) or a smaller PQ, or raise --train-size"
+        ) from None
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import platform
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 MANIFEST_FILE = "manifest.json"
 INDEX_FILE = "index.faiss"
@@ -36,6 +37,9 @@ class Manifest:
     build_seconds: float  # wall time of the whole build (including resumed parts)
     versions: dict[str, str]  # library versions used to build
     format_version: int = FORMAT_VERSION
+    # kind-specific settings needed to reproduce and check the index (compressed: IVF/PQ sizes,
+    # training sample, re-ranking; shards: which rows of which parent). Older manifests lack it.
+    params: dict[str, Any] = field(default_factory=dict)
 
     def write(self, folder: Path) -> None:
         (folder / MANIFEST_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -58,10 +62,12 @@ class Manifest:
                 f"retriever_index reads {FORMAT_VERSION}; rebuild the index with it"
             )
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in data]
+        missing = [n for n in names if n not in data and n != "params"]
         if missing:
             raise IndexLoadError(f"{path}: missing fields {missing}; rebuild the index")
-        return cls(**{n: data[n] for n in names})
+        if not isinstance(data.get("params", {}), dict):
+            raise IndexLoadError(f"{path}: params must be a JSON object; rebuild the index")
+        return cls(**{n: data[n] for n in names if n in data})
 
 
 def _missing_hint(folder: Path, path: Path) -> str:

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from retriever_index.cache import QueryCache, index_id, normalize_query
 from retriever_index.corpus import DocStore
 from retriever_index.encoder import Encoder, Prefixes
 from retriever_index.manifest import DOCS_FILE, INDEX_FILE, IndexLoadError, Manifest
+
+DEFAULT_CACHE_SIZE = 10_000  # (query, k) results kept by Retriever.load's cache; 0 turns it off
 
 
 @dataclass(frozen=True)
@@ -29,27 +32,33 @@ class Retriever:
     """Common part of every retriever kind: manifest, document store, query checks, Hit assembly.
 
     Subclasses implement `_search_rows`. `Retriever.load` picks the subclass from manifest.kind.
+    `cache` (a QueryCache, set by `load`) answers repeated (query, k) pairs without searching;
+    `index_id` keys it, so one cache may be shared by several retrievers.
     """
 
     def __init__(self, folder: Path, manifest: Manifest, docs: DocStore):
         self.folder = folder
         self.manifest = manifest
         self.docs = docs
+        self.cache: QueryCache | None = None
+        self.index_id = index_id(manifest)
 
     @classmethod
     def load(
         cls,
         folder: str | Path,
         *,
-        encoder: Encoder | str | None = None,
+        encoder: Encoder | str | None | bool = None,
         device: str | None = None,
         ef_search: int | None = None,
         nprobe: int | None = None,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> Retriever:
         """Open an index folder written by `build_index`, checking its files against the manifest.
 
         `encoder` overrides the manifest's encoder (a moved model folder, or an Encoder already in
-        memory); `ef_search` (HNSW) and `nprobe` (IVF) trade speed for recall at search time.
+        memory); False loads a dense index without one, for `search_vectors`; `ef_search` (HNSW) and `nprobe` (IVF) trade speed for recall at search time.
+        `cache_size` bounds the query-result cache (0: no cache); `cache_stats()` reports it.
         """
         folder = Path(folder)
         manifest = Manifest.read(folder)
@@ -60,7 +69,7 @@ class Retriever:
                 f"(known: {sorted(_LOADERS)}); rebuild the index or upgrade retriever_index"
             )
         docs = _open_docs(folder, manifest)
-        return loader(
+        retriever = loader(
             folder,
             manifest,
             docs,
@@ -69,6 +78,14 @@ class Retriever:
             ef_search=ef_search,
             nprobe=nprobe,
         )
+        enc_id = [encoder.name, encoder.revision] if isinstance(encoder, Encoder) else encoder
+        retriever.index_id = index_id(manifest, encoder=enc_id, ef_search=ef_search, nprobe=nprobe)
+        retriever.cache = QueryCache(cache_size) if cache_size else None
+        return retriever
+
+    def cache_stats(self) -> dict | None:
+        """Query-cache hits, misses, hit_rate, entries, capacity (None without a cache)."""
+        return self.cache.stats() if self.cache is not None else None
 
     def __len__(self) -> int:
         return self.manifest.count
@@ -80,8 +97,10 @@ class Retriever:
         """Top-k hits per query, best first. k above the corpus size returns every passage.
 
         Empty (or whitespace-only) queries raise ValueError: they would match arbitrary passages.
-        Repeated queries are searched once: the G samples of a GRPO group often issue the same
-        query, and encoding is most of a search's cost.
+        Queries are searched in normalized form (cache.normalize_query: whitespace runs as one
+        space, NFC). Repeated queries are searched once, and with a cache, once per index and k:
+        the G samples of a GRPO group often issue the same query, and encoding is most of a
+        search's cost.
         """
         if isinstance(queries, str):
             raise TypeError("search_batch takes a list of query strings; use search() for one")
@@ -94,11 +113,17 @@ class Retriever:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         if not queries:
             return []
-        unique = list(dict.fromkeys(queries))
-        found = dict(
-            zip(unique, self.hits(*self._search_rows(unique, min(k, len(self)))), strict=True)
-        )
-        return [list(found[q]) for q in queries]
+        normalized = [normalize_query(q) for q in queries]
+        unique = list(dict.fromkeys(normalized))
+        found = self.cache.lookup(self.index_id, unique, k) if self.cache is not None else {}
+        missing = [q for q in unique if q not in found]
+        if missing:
+            fresh = self.hits(*self._search_rows(missing, min(k, len(self))))
+            searched = dict(zip(missing, fresh, strict=True))
+            if self.cache is not None:
+                self.cache.store(self.index_id, k, searched)
+            found.update(searched)
+        return [list(found[q]) for q in normalized]
 
     def hits(self, scores: np.ndarray, rows: np.ndarray) -> list[list[Hit]]:
         """FAISS-shaped (scores, rows) arrays -> Hits, fetching all passages in one store query.
@@ -122,9 +147,15 @@ class Retriever:
 
 
 class DenseRetriever(Retriever):
-    """Sentence-transformers embeddings searched with a FAISS inner-product index."""
+    """Sentence-transformers embeddings searched with a FAISS inner-product index.
 
-    def __init__(self, folder: Path, manifest: Manifest, docs: DocStore, index, encoder: Encoder):
+    Loaded with `encoder=False` it has no encoder and is searched by query vectors only
+    (`search_vectors`): what an index shard behind a separate query encoder does.
+    """
+
+    def __init__(
+        self, folder: Path, manifest: Manifest, docs: DocStore, index, encoder: Encoder | None
+    ):
         super().__init__(folder, manifest, docs)
         self.index = index
         self.encoder = encoder
@@ -136,19 +167,17 @@ class DenseRetriever(Retriever):
         manifest: Manifest,
         docs: DocStore,
         *,
-        encoder: Encoder | str | None,
+        encoder: Encoder | str | None | bool,
         device: str | None,
         ef_search: int | None,
         nprobe: int | None,
     ) -> DenseRetriever:
-        import faiss
-
         path = folder / INDEX_FILE
         if not path.is_file():
             raise IndexLoadError(
                 f"{path} not found; rebuild the index with `agentic-rag index build`"
             )
-        index = faiss.read_index(str(path))
+        index = read_faiss(path)
         if index.ntotal != manifest.count:
             raise IndexLoadError(
                 f"{path} holds {index.ntotal} vectors but the manifest says {manifest.count} "
@@ -159,6 +188,8 @@ class DenseRetriever(Retriever):
                 f"{path} is {index.d}-dim but the manifest says {manifest.dim}; rebuild the index"
             )
         _set_search_params(index, folder, ef_search=ef_search, nprobe=nprobe)
+        if encoder is False:
+            return cls(folder, manifest, docs, index, None)
         enc = _index_encoder(manifest, encoder, device)
         if enc.dim != manifest.dim:
             raise IndexLoadError(
@@ -169,7 +200,32 @@ class DenseRetriever(Retriever):
         return cls(folder, manifest, docs, index, enc)
 
     def _search_rows(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.index.search(self.encoder.encode_queries(queries), k)
+        if self.encoder is None:
+            raise TypeError(f"{self.folder} was loaded without an encoder: use search_vectors")
+        return self._search_vectors(self.encoder.encode_queries(queries), k)
+
+    def search_vectors(self, vectors: np.ndarray, k: int) -> list[list[Hit]]:
+        """Top-k hits for already-encoded queries, (n, dim) float32 (no cache)."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.manifest.dim:
+            raise ValueError(f"query vectors must be (n, {self.manifest.dim}), got {vectors.shape}")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        if not len(vectors):
+            return []
+        return self.hits(*self._search_vectors(vectors, min(k, len(self))))
+
+    def _search_vectors(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.index.search(vectors, k)
+
+
+def read_faiss(path: Path):
+    """Read a FAISS index memory-mapping what FAISS allows (IO_FLAG_MMAP_IFC: Flat vectors, IVF
+    lists), so processes on one node share one copy of the pages. Fast-scan PQ lists are read
+    into memory (FAISS copies them into aligned blocks)."""
+    import faiss
+
+    return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
 
 
 def _open_bm25(*args, **kwargs) -> Retriever:
@@ -184,11 +240,18 @@ def _open_hybrid(*args, **kwargs) -> Retriever:
     return HybridRetriever.open(*args, **kwargs)
 
 
-# bm25/hybrid import lazily: they import this module
+def _open_compressed(*args, **kwargs) -> Retriever:
+    from retriever_index.compressed import CompressedRetriever
+
+    return CompressedRetriever.open(*args, **kwargs)
+
+
+# bm25/hybrid/compressed import lazily: they import this module
 _LOADERS: dict[str, Callable[..., Retriever]] = {
     "dense": DenseRetriever.open,
     "bm25": _open_bm25,
     "hybrid": _open_hybrid,
+    "compressed": _open_compressed,
 }
 
 
