@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
@@ -83,6 +83,10 @@ class ServerConfig:
     api_key: str | None = field(
         default=None,
         metadata={"help": f"require 'Authorization: Bearer KEY' (default: ${API_KEY_ENV})"},
+    )
+    cache_size: int = field(
+        default=10_000,
+        metadata={"help": "query-result cache entries (index, query, k); 0 turns it off"},
     )
 
 
@@ -334,22 +338,33 @@ async def _send_error(send: Callable, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(searcher: Any, config: ServerConfig | None = None) -> Any:
-    """The ASGI app over any object with `search_batch(queries, k) -> list[list[Hit]]`."""
+def create_app(
+    searcher: Any,
+    config: ServerConfig | None = None,
+    search: Callable[[list[str], int], Awaitable[list[list[Any]]]] | None = None,
+    metrics: Metrics | None = None,
+) -> Any:
+    """The ASGI app over any object with `search_batch(queries, k) -> list[list[Hit]]`, searched
+    through the micro-batcher; or over `search`, an async function that batches on its own (the
+    Ray Serve ingress, which records its calls in the `metrics` it passes).
+    `searcher.manifest` feeds /health and `searcher.cache_stats()` /metrics."""
     from fastapi import FastAPI
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     config = config or ServerConfig()
-    metrics = Metrics()
-    batcher = MicroBatcher(searcher.search_batch, config, metrics)
+    metrics = metrics or Metrics()
+    batcher = None if search else MicroBatcher(searcher.search_batch, config, metrics)
+    search_fn = search or batcher.search
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
-        batcher.start()
+        if batcher is not None:
+            batcher.start()
         yield
-        await batcher.stop()
+        if batcher is not None:
+            await batcher.stop()
 
     app = FastAPI(title="agentic-rag retrieval service", lifespan=lifespan)
     app.state.metrics = metrics
@@ -377,7 +392,7 @@ def create_app(searcher: Any, config: ServerConfig | None = None) -> Any:
         metrics.requests += 1
         metrics.queries += len(queries)
         try:
-            hits = await batcher.search(queries, k)
+            hits = await search_fn(queries, k)
         except ValueError as exc:  # the searcher rejected this input
             raise ApiError(422, str(exc)) from exc
         except Exception as exc:
@@ -425,7 +440,8 @@ def create_app(searcher: Any, config: ServerConfig | None = None) -> Any:
 
     @app.get("/metrics")
     async def get_metrics() -> dict[str, Any]:
-        return metrics.snapshot()
+        cache = getattr(searcher, "cache_stats", None)
+        return {**metrics.snapshot(), "cache": cache() if cache else None}
 
     return _Guard(app, config)
 
@@ -455,7 +471,7 @@ def app_from_env() -> Any:
 
     spec = json.loads(os.environ[_APP_ENV])
     config = ServerConfig(**spec["config"])
-    searcher = Retriever.load(spec["index_dir"], **spec["load"])
+    searcher = Retriever.load(spec["index_dir"], cache_size=config.cache_size, **spec["load"])
     if "torch" in sys.modules:  # a dense encoder was loaded (BM25 never imports torch)
         import torch
 
