@@ -202,7 +202,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def _serve_ray(args: argparse.Namespace, load: dict) -> int:
     try:
-        from retriever_index.ray_serve import serve_ray
+        from retriever_index.ray_serve import RayStartError, serve_ray
     except ImportError as e:
         print(
             f"error: --ray needs Ray Serve ({e}); install it with pip install 'agentic-rag[ray]'",
@@ -222,7 +222,7 @@ def _serve_ray(args: argparse.Namespace, load: dict) -> int:
             load=load,
             log_level=args.log_level,
         )
-    except ValueError as e:  # bad flags, ShardError, IndexLoadError
+    except (ValueError, RayStartError) as e:  # bad flags, ShardError, IndexLoadError
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
