@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 # torch==2.13.0 is a CPU wheel on the CPU-only machines this project is developed on and the
 # CUDA build from PyPI on GPU machines; override e.g. TORCH_SPEC="torch==2.13.0 --index-url ...".
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,server
+# ray: `index serve --ray` and its tests (about 50 s more to install); EXTRAS=dev,server skips it
+EXTRAS ?= dev,server,ray
 
 RECIPE ?= recipes/tiny.yaml
 ARGS ?=
