@@ -199,8 +199,8 @@ def big_indexes(tmp_path_factory) -> dict[str, Path]:
 
 
 _MEASURE = """
-import json, sys
-import numpy as np
+import json, sqlite3, sys
+import faiss, numpy as np
 from retriever_index.shard import open_shard
 
 def rss():
