@@ -13,23 +13,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol as TypingProtocol
 
-from agentic_rag.backends.base import GenerationBackend, SamplingParams
+from agentic_rag.backends.base import GREEDY, GenerationBackend, Sampling, SamplingParams
 from agentic_rag.protocols.base import Action, Protocol, check_query
-from agentic_rag.rewards import extract_answer
+from agentic_rag.search import SearchTool
 from retriever_index.retriever import Hit
 
 logger = logging.getLogger(__name__)
 
 
-class SearchTool(TypingProtocol):
-    """In-process `Retriever` or the HTTP `RemoteRetriever`: anything with batched search."""
-
-    def search_batch(self, queries: list[str], k: int) -> list[list[Hit]]: ...
-
-
-@dataclass
+@dataclass(frozen=True)
 class RolloutConfig:
-    """Budgets and sampling of one rollout (a recipe's `rollout:` section)."""
+    """Budgets of one rollout (a recipe's `rollout:` section). Sampling is not here: it is TRL's
+    top-level `temperature`/`top_p`/`top_k` in training (the loss uses them too) and greedy in
+    evaluation, passed to `RolloutEngine.run`."""
 
     max_turns: int = 4
     """Generation turns per trajectory (Search-R1: 4). A search on the last turn is not run."""
@@ -37,11 +33,26 @@ class RolloutConfig:
     """New tokens per generation turn."""
     max_completion_tokens: int = 1024
     """Whole completion (model and observation tokens) per trajectory; TRL pads to this."""
-    temperature: float = 1.0
-    """Sampling temperature of training rollouts (evaluation is greedy). In recipes it comes from
-    TRL's top-level `temperature`, which the loss also divides logits by."""
-    top_p: float = 1.0
-    top_k: int = 0
+    topk: int = 3
+    """Passages returned per search."""
+    max_query_chars: int = 300
+    """Longer search queries are rejected with an error observation."""
+
+
+@dataclass
+class Turn:
+    """Where one generation turn sits in `Trajectory.completion_ids`, and what it searched."""
+
+    start: int
+    """Index of the turn's first model token."""
+    end: int
+    """One past its last model token; the observation runs from here to the next turn's start."""
+    queries: list[str] = field(default_factory=list)
+    """Queries searched after this turn (valid ones, in order)."""
+    results: list[list[Hit] | str] = field(default_factory=list)
+    """One per query: the hits, or the error message of a failed search."""
+    action: str = ""
+    """The parsed action's kind: search, answer, invalid or end."""
 
 
 @dataclass
@@ -64,12 +75,43 @@ class Trajectory:
     """Searches that failed in the retriever (e.g. the retrieval server was down)."""
     num_turns: int = 0
     finish_reason: str = ""
-    """"answer", "max_turns" or "max_tokens"."""
+    """"answer", "max_turns", "max_tokens" (budget spent, or an observation could not fit), or
+    "no_action" (the model ended its turn without searching or answering)."""
     final_answer: str | None = None
+    turns: list[Turn] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
         return bool(self.finish_reason)
+
+    @property
+    def generated_tokens(self) -> int:
+        """Tokens the policy sampled (observations excluded)."""
+        return sum(self.env_mask)
+
+    def describe_turns(self, tokenizer) -> list[dict]:
+        """The turns as plain data (predictions.jsonl, training samples, `ask --json`): each
+        turn's model text, its queries, their hits (id, title, score) or error, and the
+        observation appended after it."""
+        out = []
+        for i, turn in enumerate(self.turns):
+            stop = self.turns[i + 1].start if i + 1 < len(self.turns) else len(self.completion_ids)
+            hits = [
+                r
+                if isinstance(r, str)
+                else [{"id": h.id, "title": h.title, "score": float(h.score)} for h in r]
+                for r in turn.results
+            ]
+            out.append(
+                {
+                    "model": tokenizer.decode(self.completion_ids[turn.start : turn.end]),
+                    "action": turn.action,
+                    "queries": list(turn.queries),
+                    "hits": hits,
+                    "observation": tokenizer.decode(self.completion_ids[turn.end : stop]),
+                }
+            )
+        return out
 
     def append(self, ids: list[int], logprobs: list[float] | None, model: bool) -> None:
         self.completion_ids += ids
@@ -92,7 +134,8 @@ class RolloutEngine:
         self.protocol = protocol
         self.config = config
 
-    def run(self, questions: list[str], greedy: bool = False) -> list[Trajectory]:
+    def run(self, questions: list[str], sampling: Sampling = GREEDY) -> list[Trajectory]:
+        """Every question's trajectory; `sampling` is the training recipe's or greedy."""
         trajectories = [Trajectory(prompt_ids=self.protocol.prompt_ids(q)) for q in questions]
         for turn in range(self.config.max_turns):
             active = [t for t in trajectories if not t.done]
@@ -102,7 +145,7 @@ class RolloutEngine:
             active = [t for t in active if not t.done]
             if not active:
                 break
-            self._turn(active, last_turn=turn == self.config.max_turns - 1, greedy=greedy)
+            self._turn(active, last_turn=turn == self.config.max_turns - 1, sampling=sampling)
         for t in trajectories:
             if not t.done:
                 t.finish_reason = "max_turns"
@@ -111,30 +154,34 @@ class RolloutEngine:
     def _budget_left(self, t: Trajectory) -> int:
         return self.config.max_completion_tokens - len(t.completion_ids)
 
-    def _turn(self, active: list[Trajectory], last_turn: bool, greedy: bool) -> None:
+    def _turn(self, active: list[Trajectory], last_turn: bool, sampling: Sampling) -> None:
         cfg = self.config
         # One call per turn: rows share a budget cap, each row is then clipped to its own budget.
         params = SamplingParams(
             max_new_tokens=min(cfg.max_turn_tokens, max(self._budget_left(t) for t in active)),
-            temperature=0.0 if greedy else cfg.temperature,
-            top_p=cfg.top_p,
-            top_k=cfg.top_k,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            top_k=sampling.top_k,
             stop=self.protocol.stop,
         )
         outputs = self.backend.generate([t.prompt_ids + t.completion_ids for t in active], params)
         actions: list[Action] = []
         for t, out in zip(active, outputs, strict=True):
             keep = min(len(out.token_ids), self._budget_left(t))
+            finish = out.finish_reason if keep == len(out.token_ids) else "length"
             context = t.prompt_ids + t.completion_ids
+            t.turns.append(Turn(start=len(t.completion_ids), end=len(t.completion_ids) + keep))
             t.append(out.token_ids[:keep], out.logprobs[:keep], model=True)
             t.num_turns += 1
-            actions.append(self.protocol.parse(out.token_ids[:keep], context))
+            action = self.protocol.parse(out.token_ids[:keep], context, finish)
+            t.turns[-1].action = action.kind
+            actions.append(action)
 
         # Validate every query first, then ONE batched search for all valid ones.
         pending: list[tuple[int, int, str]] = []  # (trajectory index, query index, query)
         results: list[list[list[Hit] | str]] = []
         for i, action in enumerate(actions):
-            checks = [check_query(q, self.protocol.config.max_query_chars) for q in action.queries]
+            checks = [check_query(q, cfg.max_query_chars) for q in action.queries]
             results.append([err or [] for err in checks])
             active[i].num_invalid += sum(bool(err) for err in checks) + (action.kind == "invalid")
             if action.kind == "search" and not last_turn:
@@ -148,6 +195,8 @@ class RolloutEngine:
             results[i][j] = found
             t = active[i]
             t.queries.append(query)
+            t.turns[-1].queries.append(query)
+            t.turns[-1].results.append(found)
             if isinstance(found, str):
                 t.num_search_errors += 1
                 continue
@@ -157,41 +206,61 @@ class RolloutEngine:
             t.retrieved_texts += [h.text for h in found]
 
         for t, action, res in zip(active, actions, results, strict=True):
+            if action.kind == "end":
+                t.finish_reason = "no_action"
+                continue
             if action.kind == "answer":
-                # The reward module's reading of the whole completion, so evaluation scores
-                # exactly what training rewards (answer-spam guards included).
-                text = self.protocol.tokenizer.decode(t.completion_ids, skip_special_tokens=True)
-                t.final_answer = extract_answer(text, self.protocol.name)
+                # Read from this turn's own tokens by the reward module's grammar, so evaluation
+                # scores exactly what training rewards.
+                t.final_answer = action.answer
                 t.finish_reason = "answer"
             if last_turn and action.kind != "answer":
                 continue  # no observation nobody will read
             obs = self.protocol.observation_ids(action, res, self._budget_left(t))
+            if obs is None:  # not even the frame fits: stop rather than write past a gap
+                t.finish_reason = "max_tokens"
+                continue
             t.append(obs, None, model=False)
 
     def _search(self, queries: list[str]) -> list[list[Hit] | str]:
+        """One batched search; if it fails, each query alone, so one bad query never fails the
+        rest of the turn (a retrieval outage fails them all, each as an error observation)."""
         if not queries:
             return []
         try:
-            return list(self.search.search_batch(queries, self.protocol.config.topk))
-        except Exception as err:  # a retrieval outage becomes an observation, not a crashed step
-            logger.warning("search failed for %d queries: %s", len(queries), err)
-            return [f"search failed ({type(err).__name__}: {err})"] * len(queries)
+            return list(self.search.search_batch(queries, self.config.topk))
+        except Exception as err:  # noqa: BLE001 - an outage becomes an observation, not a crash
+            if len(queries) == 1:
+                logger.warning("search failed: %s", err)
+                return [f"search failed ({type(err).__name__}: {err})"]
+        return [found for query in queries for found in self._search([query])]
 
 
-def summarize(trajectories: list[Trajectory]) -> dict[str, float]:
-    """Per-batch rollout statistics logged at every step and reported by evaluation."""
-    n = max(len(trajectories), 1)
-    turns = sum(t.num_turns for t in trajectories) or 1
-    finish = Counter(t.finish_reason for t in trajectories)
+class Episode(TypingProtocol):
+    """What `summarize` reads: a `Trajectory`, or an evaluation `Prediction` read back."""
+
+    num_searches: int
+    num_turns: int
+    num_invalid: int
+    num_search_errors: int
+    finish_reason: str
+    generated_tokens: int
+
+
+def summarize(episodes: list[Episode]) -> dict[str, float]:
+    """Rollout statistics: logged at every training step, reported by evaluation. Shares of
+    invalid actions and search errors are per turn; the rest per episode."""
+    n = max(len(episodes), 1)
+    turns = sum(e.num_turns for e in episodes) or 1
+    finish = Counter(e.finish_reason for e in episodes)
     stats = {
-        "searches_per_trajectory": sum(t.num_searches for t in trajectories) / n,
-        "turns_per_trajectory": sum(t.num_turns for t in trajectories) / n,
-        "invalid_action_share": sum(t.num_invalid for t in trajectories) / turns,
-        "search_error_share": sum(t.num_search_errors for t in trajectories) / turns,
+        "searches_per_trajectory": sum(e.num_searches for e in episodes) / n,
+        "turns_per_trajectory": sum(e.num_turns for e in episodes) / n,
+        "invalid_action_share": sum(e.num_invalid for e in episodes) / turns,
+        "search_error_share": sum(e.num_search_errors for e in episodes) / turns,
         "answered_share": finish["answer"] / n,
-        "model_tokens_per_trajectory": sum(sum(t.env_mask) for t in trajectories) / n,
-        "completion_tokens_per_trajectory": sum(len(t.env_mask) for t in trajectories) / n,
+        "model_tokens_per_trajectory": sum(e.generated_tokens for e in episodes) / n,
     }
-    for reason in ("max_turns", "max_tokens"):
+    for reason in ("max_turns", "max_tokens", "no_action"):
         stats[f"finish_{reason}_share"] = finish[reason] / n
     return stats

@@ -43,7 +43,7 @@ TOOLS_OVERRIDES = [
 # trained policy writes long malformed queries (48-token runs of tags and names, never repeated
 # within a group): each search cost 8 ms there against 2 ms from the recipe's own start.
 WARM_START_OVERRIDES = {
-    "tools": ["offline.sft_examples=1024", "offline.sft_epochs=3"],
+    "tools": ["offline.kb.num_train_questions=1024", "offline.sft_epochs=3"],
     "tags": [],
 }
 
@@ -51,7 +51,7 @@ WARM_START_OVERRIDES = {
 @dataclasses.dataclass
 class World:
     recipe: object
-    """agentic_rag.training.config.Recipe (tools protocol) the world was built from."""
+    """agentic_rag.recipe.Recipe (tools protocol) the world was built from."""
     model_dir: Path
     """The SFT-warm-started tools-protocol policy both loops start from."""
     train: list
@@ -62,7 +62,7 @@ class World:
 
 def load_recipe(overrides: list[str] | None = None, tools: bool = True):
     """recipes/tiny.yaml with the benchmark's warm start, in the tools protocol or as it is."""
-    from agentic_rag.training.config import load_recipe as _load
+    from agentic_rag.recipe import load_recipe as _load
 
     protocol = TOOLS_OVERRIDES if tools else []
     warm_start = WARM_START_OVERRIDES["tools" if tools else "tags"]
@@ -72,12 +72,21 @@ def load_recipe(overrides: list[str] | None = None, tools: bool = True):
 def build(recipe, seed: int | None = None, quiet: bool = True) -> World:
     """KB, index, tiny model and SFT warm start for `recipe` (cached under outputs/bench/)."""
     from agentic_rag.data.qa import load_qa
-    from agentic_rag.retrieval import load_search_tool
-    from agentic_rag.training.offline import build_world, warm_start
+    from agentic_rag.offline.warm_start import warm_start
+    from agentic_rag.offline.world import build_world
+    from agentic_rag.recipe import derive
+    from agentic_rag.search import load_search_tool
 
-    seed = recipe.grpo.seed if seed is None else seed
+    if seed is not None:
+        recipe = derive(recipe, {"seed": seed})
+    seed = recipe.grpo.seed
     key = json.dumps(
-        [dataclasses.asdict(recipe.offline), dataclasses.asdict(recipe.protocol), seed],
+        [
+            dataclasses.asdict(recipe.offline),
+            dataclasses.asdict(recipe.protocol),
+            recipe.rollout.topk,
+            seed,
+        ],
         sort_keys=True,
     )
     out = CACHE / f"world-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
@@ -87,10 +96,10 @@ def build(recipe, seed: int | None = None, quiet: bool = True) -> World:
     if fresh:
         print(f"building the benchmark world in {out} (SFT warm start, minutes, cached)")
     with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
-        world = build_world(recipe, out, seed)
-        recipe.retriever.index = str(world["index"])
+        world = build_world(recipe.offline, recipe.protocol, out, seed)
+        recipe = derive(recipe, {"retriever.index": str(world["index"])})
         search = load_search_tool(recipe.retriever)
-        model_dir = warm_start(recipe, world, out, seed, search)
+        model_dir = warm_start(recipe, world, out, search)
     if fresh:
         print(f"world ready in {time.perf_counter() - started:.0f} s")
     return World(recipe, model_dir, load_qa(str(world["train"])), search)

@@ -101,7 +101,7 @@ class RolloutMeter:
         trainer._generate = measured
 
 
-def recipe_for(config: str, seed: int, steps: int, out: str, sample: bool):
+def recipe_for(config: str, seed: int, steps: int, out: str):
     """The tools-protocol tiny recipe with `config`'s changes, for one side of one run."""
     base = _world.load_recipe()
     prompts = base.grpo.per_device_train_batch_size // base.grpo.num_generations
@@ -118,8 +118,6 @@ def recipe_for(config: str, seed: int, steps: int, out: str, sample: bool):
             "disable_tqdm=true",
         ]
     )
-    if not sample:
-        recipe.rollout.temperature = 0.0  # greedy rollouts; the loss keeps TRL's temperature
     return recipe
 
 
@@ -143,23 +141,24 @@ def search_tool(protocol, search: _world.CountingSearch):
     return search_fn
 
 
-def make_trainer(side: str, recipe, world: _world.World, search: _world.CountingSearch):
+def make_trainer(
+    side: str, recipe, world: _world.World, search: _world.CountingSearch, sample: bool
+):
     from datasets import Dataset
     from transformers import AutoTokenizer
     from trl import GRPOTrainer
 
+    from agentic_rag.backends.base import GREEDY
     from agentic_rag.protocols import make_protocol
     from agentic_rag.protocols.tools import DEFAULT_TEMPLATE
-    from agentic_rag.training.grpo import build_reward_funcs, engine_factory, to_dataset
-    from agentic_rag.training.trl_adapter import make_rollout_func
+    from agentic_rag.training.grpo import build_reward_funcs, make_rollout_func, to_dataset
 
     args = recipe.grpo
-    args.max_completion_length = recipe.rollout.max_completion_tokens
     tokenizer = AutoTokenizer.from_pretrained(world.model_dir)
     protocol = make_protocol(tokenizer, recipe.protocol)
     common = {
         "model": str(world.model_dir),
-        "reward_funcs": build_reward_funcs(recipe.rewards, "tools"),
+        "reward_funcs": build_reward_funcs(recipe.rewards),
         "args": args,
         "processing_class": tokenizer,
         "callbacks": [StepTimes()],
@@ -167,14 +166,17 @@ def make_trainer(side: str, recipe, world: _world.World, search: _world.Counting
     if side == "ours":
         trainer = GRPOTrainer(
             train_dataset=to_dataset(world.train),
-            rollout_func=make_rollout_func(engine_factory(search, protocol, recipe), "tools"),
+            # greedy rollouts when not sampling; the loss keeps TRL's temperature either way
+            rollout_func=make_rollout_func(
+                search, tokenizer, protocol, recipe.rollout, sampling=None if sample else GREEDY
+            ),
             **common,
         )
     else:
         args.max_tool_calling_iterations = recipe.rollout.max_turns - 1
         args.generation_kwargs = {
             "max_new_tokens": recipe.rollout.max_turn_tokens,
-            "do_sample": recipe.rollout.temperature > 0,
+            "do_sample": sample,
         }
         template = recipe.protocol.template or DEFAULT_TEMPLATE
         rows = [
@@ -207,8 +209,8 @@ def one_run(config: str, seed: int, args, world: _world.World, first: str) -> di
     for side in (first, *(s for s in SIDES if s != first)):
         search = _world.CountingSearch(world.search)
         with tempfile.TemporaryDirectory(prefix="bench_rollout_") as out:
-            recipe = recipe_for(config, seed, args.steps, out, args.sample)
-            trainer, meter, steps_cb = make_trainer(side, recipe, world, search)
+            recipe = recipe_for(config, seed, args.steps, out)
+            trainer, meter, steps_cb = make_trainer(side, recipe, world, search, args.sample)
             trainer.train()
         calls = meter.calls
         total = {k: sum(c[k] for c in calls) for k in calls[0]}
@@ -226,15 +228,15 @@ def one_run(config: str, seed: int, args, world: _world.World, first: str) -> di
     return figures
 
 
-def report(config: str, recipe, runs: list[dict]) -> dict:
+def report(config: str, recipe, runs: list[dict], sample: bool) -> dict:
     r = recipe.rollout
     group = recipe.grpo.num_generations
     prompts = recipe.grpo.per_device_train_batch_size // group
-    mode = f"sampled at T={r.temperature}" if r.temperature > 0 else "greedy"
+    mode = f"sampled at T={recipe.sampling.temperature}" if sample else "greedy"
     print(
         f"\n[{config}] {prompts} prompts x G={group}, {mode}, max_turns {r.max_turns}, "
         f"{r.max_turn_tokens} tokens/turn, {r.max_completion_tokens} per trajectory, "
-        f"top-{recipe.protocol.topk} x {recipe.protocol.max_obs_tokens} obs tokens; "
+        f"top-{recipe.rollout.topk} x {recipe.protocol.max_obs_tokens} obs tokens; "
         f"{len(runs)} runs, median [min-max]"
     )
     print(f"{'':30} {'ours':>22} {'TRL native':>22} {'ours/TRL':>20}")
@@ -285,8 +287,9 @@ def main() -> int:
         for i in tqdm(range(args.runs), desc=config, leave=False):
             first = SIDES[i % 2]  # alternate who goes first: drift on a shared machine cancels
             runs.append(one_run(config, args.seed + i, args, world, first))
-        recipe = recipe_for(config, args.seed, args.steps, "unused", args.sample)
-        results["configs"][config] = {"summary": report(config, recipe, runs), "runs": runs}
+        recipe = recipe_for(config, args.seed, args.steps, "unused")
+        summary = report(config, recipe, runs, args.sample)
+        results["configs"][config] = {"summary": summary, "runs": runs}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))

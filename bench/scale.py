@@ -53,14 +53,19 @@ def hwm():
             return int(line.split()[1]) * 1024
 """
 
-_BASELINE = _HWM + """
+_BASELINE = (
+    _HWM
+    + """
 import json
 from retriever_index.encoder import Encoder
 Encoder()
 print(json.dumps({"rss": hwm()}))
 """
+)
 
-_BUILD = _HWM + """
+_BUILD = (
+    _HWM
+    + """
 import json, sys, time
 from retriever_index.build import BuildConfig
 from retriever_index.compressed import CompressedConfig, build_compressed
@@ -70,6 +75,7 @@ build_compressed(BuildConfig(corpus=corpus, out=out, embeddings=emb, train_size=
                  CompressedConfig(**json.loads(sys.argv[5])))
 print(json.dumps({"seconds": time.perf_counter() - started, "peak_rss": hwm()}))
 """
+)
 
 _MEMORY = """
 import json, sqlite3, sys

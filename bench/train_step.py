@@ -57,7 +57,7 @@ GPU_OVERRIDES = [
     "gradient_checkpointing=true",
     "per_device_train_batch_size=80",
     "num_generations=5",
-    "protocol.topk=3",
+    "rollout.topk=3",
     "protocol.max_obs_tokens=500",
     "rollout.max_turns=4",
     "rollout.max_turn_tokens=500",
@@ -397,8 +397,8 @@ def report(args, recipe, measured: list[dict], params: int, search, cuda: bool) 
 
 def _tiny_shape(recipe) -> dict:
     return {
-        "num_hidden_layers": recipe.offline.num_layers,
-        "hidden_size": recipe.offline.hidden_size,
+        "num_hidden_layers": recipe.offline.model.num_layers,
+        "hidden_size": recipe.offline.model.hidden_size,
     }
 
 

@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from retriever_index.build import _check_out, _open_workdir, _swap_into_place
+from retriever_index.atomic import fresh_dir, removed_on_failure, staging_dir, swap_into_place
+from retriever_index.base import IndexLoadError
+from retriever_index.checksums import seal
 from retriever_index.corpus import DocStore, ingest
-from retriever_index.manifest import DOCS_FILE, IndexLoadError, Manifest, library_versions
-from retriever_index.retriever import Retriever
+from retriever_index.manifest import DOCS_FILE, Manifest, check_out, library_versions
+from retriever_index.registry import Retriever, register_kind
 
 BM25_DIR = "bm25"
 _TOKENIZE_CHUNK = 10_000  # passages per tokenizer call: bounds the text held in memory at once
@@ -110,14 +112,15 @@ def build_bm25(corpus: str | Path, out: str | Path, config: BM25Config | None = 
     started = time.time()
     config = config or BM25Config()
     corpus, out = Path(corpus).resolve(), Path(out).resolve()
-    _check_out(out)
-    work = out.parent / f".{out.name}.building"
-    _open_workdir(work, resume=False)
-    stats = ingest(corpus, work / DOCS_FILE)
-    write_bm25(work, config)
-    manifest = _bm25_manifest(stats.count, corpus, stats.sha256, config, started)
-    manifest.write(work)
-    _swap_into_place(work, out)
+    check_out(out)
+    work = staging_dir(out)
+    fresh_dir(work, "BM25 builds start over")
+    with removed_on_failure(work):
+        stats = ingest(corpus, work / DOCS_FILE)
+        write_bm25(work, config)
+        manifest = _bm25_manifest(stats.count, corpus, stats.sha256, config, started)
+        manifest = seal(work, manifest)
+        swap_into_place(work, out)
     return manifest
 
 
@@ -151,15 +154,22 @@ class BM25Retriever(Retriever):
                 f"{path} is missing or incomplete; rebuild with "
                 f"`agentic-rag index build --kind {manifest.kind} --corpus ... --out {folder}`"
             )
-        model = bm25s.BM25.load(str(path), mmap=True, show_progress=False)
-        if model.scores["num_docs"] != manifest.count:
+        try:
+            model = bm25s.BM25.load(str(path), mmap=True, show_progress=False)
+            num_docs = model.scores["num_docs"]
+            tokenizer = _tokenizer(stopwords=[])
+            tokenizer.load_vocab(str(path))
+            tokenizer.load_stopwords(str(path))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise IndexLoadError(
-                f"{path} indexes {model.scores['num_docs']} passages but the manifest says "
+                f"{path} cannot be read by bm25s ({type(e).__name__}: {e}): its files are "
+                "damaged; rebuild the index"
+            ) from None
+        if num_docs != manifest.count:
+            raise IndexLoadError(
+                f"{path} indexes {num_docs} passages but the manifest says "
                 f"{manifest.count}: the folder mixes files from different builds; rebuild it"
             )
-        tokenizer = _tokenizer(stopwords=[])
-        tokenizer.load_vocab(str(path))
-        tokenizer.load_stopwords(str(path))
         return cls(folder, manifest, docs, model, tokenizer)
 
     def _search_rows(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -169,3 +179,6 @@ class BM25Retriever(Retriever):
         rows, scores = self.model.retrieve(tokens, k=k, show_progress=False)
         rows = np.where(scores > 0, rows, -1)
         return scores, rows
+
+
+register_kind("bm25", BM25Retriever.open)

@@ -6,15 +6,14 @@ Layout of a build in progress, `.{OUT}.building/` next to OUT:
     shards/NNNNN.npy   unit-length float32 embeddings, each written to a temp name then renamed,
                        so a shard that exists is complete
 With --embeddings the vectors come from an existing FAISS Flat file instead of the encoder.
-A writer (FAISS factory for "dense", retriever_index.compressed for "compressed") trains on a
-sample and adds chunk by chunk; only when its files and manifest.json are written is the folder
-renamed to OUT.
+A writer (the FAISS factory for "dense", retriever_index.compressed for "compressed") trains on
+a sample and adds chunk by chunk; only when its files and manifest.json are written is the
+folder renamed to OUT.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time
@@ -26,23 +25,29 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm import tqdm
 
+from retriever_index.atomic import (
+    atomic_path,
+    fresh_dir,
+    removed_on_failure,
+    staging_dir,
+    swap_into_place,
+    write_json_atomic,
+)
+from retriever_index.base import BuildError
+from retriever_index.checksums import seal
 from retriever_index.corpus import CorpusError, DocStore, file_sha256, ingest
 from retriever_index.embeddings import FlatFile, ShardFiles, sample_rows
-from retriever_index.encoder import DEFAULT_ENCODER, PREFIX_PRESETS, Encoder, resolve_prefixes
-from retriever_index.manifest import (
-    DOCS_FILE,
-    INDEX_FILE,
-    MANIFEST_FILE,
-    Manifest,
-    library_versions,
+from retriever_index.encoder import (
+    DEFAULT_ENCODER,
+    PREFIX_PRESETS,
+    Encoder,
+    Prefixes,
+    resolve_prefixes,
 )
+from retriever_index.manifest import DOCS_FILE, INDEX_FILE, Manifest, check_out, library_versions
 
 STATE_FILE = "build_state.json"
 _CHUNKS_PER_BAR_UPDATE = 4  # encoder batches per progress update: fine-grained yet long-sorted
-
-
-class BuildError(RuntimeError):
-    """A build cannot go on; the message names the cause and what to run instead."""
 
 
 @dataclass
@@ -121,18 +126,19 @@ class FactoryWriter:
         self.factory, self.train_size = factory, train_size
 
     def check(self, dim: int, count: int) -> None:
-        _new_index(dim, self.factory)
+        new_index(dim, self.factory)
 
     def write(self, work: Path, source: ShardFiles | FlatFile) -> IndexSpec:
         import faiss
 
-        index = _new_index(source.dim, self.factory)
+        index = new_index(source.dim, self.factory)
         train_index(index, source, self.train_size, self.factory)
         with tqdm(total=source.count, unit="passage", desc="indexing") as bar:
             for chunk in source.chunks():
                 index.add(chunk)
                 bar.update(len(chunk))
-        faiss.write_index(index, str(work / INDEX_FILE))
+        with atomic_path(work / INDEX_FILE) as tmp:
+            faiss.write_index(index, str(tmp))
         return IndexSpec(kind="dense", factory=self.factory, params={})
 
 
@@ -140,7 +146,10 @@ def build_index(config: BuildConfig, writer: IndexWriter | None = None) -> Manif
     """Build the index described by `config` into config.out and return its manifest.
 
     `writer` makes the index files from the embeddings (default: FAISS factory
-    `config.index_type`, kind "dense"); everything else (corpus, encoding, resume, swap) is shared.
+    `config.index_type`, kind "dense"); corpus, encoding, resume and swap are shared.
+
+    A failure removes the build folder, unless it has finished its corpus pass: then it is kept
+    (with its encoded shards) for `--resume`, and stderr says so.
     """
     started = time.time()
     corpus, out = Path(config.corpus).resolve(), Path(config.out).resolve()
@@ -148,10 +157,36 @@ def build_index(config: BuildConfig, writer: IndexWriter | None = None) -> Manif
         raise ValueError("--shard-size and --train-size must be >= 1")
     if not corpus.is_file():
         raise CorpusError(f"corpus file not found: {corpus} (pass --corpus PATH to a .jsonl file)")
-    _check_out(out)
+    check_out(out)
     prefixes = resolve_prefixes(config.prefix_preset, config.query_prefix, config.passage_prefix)
-    work = out.parent / f".{out.name}.building"
+    work = staging_dir(out)
     previous_state = _open_workdir(work, config.resume)
+    writer = writer or FactoryWriter(config.index_type, config.train_size)
+    with removed_on_failure(work, keep=lambda: _kept_for_resume(work)):
+        manifest = _build(work, corpus, config, writer, prefixes, previous_state, started)
+    swap_into_place(work, out)
+    return manifest
+
+
+def _kept_for_resume(work: Path) -> bool:
+    if not (work / STATE_FILE).is_file():
+        return False
+    print(
+        f"build stopped; finished shards are kept in {work}: re-run with --resume", file=sys.stderr
+    )
+    return True
+
+
+def _build(
+    work: Path,
+    corpus: Path,
+    config: BuildConfig,
+    writer: IndexWriter,
+    prefixes: Prefixes,
+    previous_state: dict | None,
+    started: float,
+) -> Manifest:
+    """Everything inside the build folder: store, shards, FAISS index, sealed manifest."""
     if previous_state is None:
         stats = ingest(corpus, work / DOCS_FILE)
         count, sha256 = stats.count, stats.sha256
@@ -161,7 +196,6 @@ def build_index(config: BuildConfig, writer: IndexWriter | None = None) -> Manif
     encoder = Encoder(
         config.encoder, prefixes=prefixes, batch_size=config.batch_size, device=config.device
     )
-    writer = writer or FactoryWriter(config.index_type, config.train_size)
     writer.check(encoder.dim, count)  # fail on bad index settings before encoding
     state = {
         "corpus_sha256": sha256,
@@ -173,7 +207,7 @@ def build_index(config: BuildConfig, writer: IndexWriter | None = None) -> Manif
         "shard_size": config.shard_size,
     }
     if previous_state is None:
-        _write_json_atomic(work / STATE_FILE, state)
+        write_json_atomic(work / STATE_FILE, state)
     elif previous_state != state:
         changed = [k for k in state if previous_state.get(k) != state[k]]
         raise BuildError(
@@ -185,14 +219,7 @@ def build_index(config: BuildConfig, writer: IndexWriter | None = None) -> Manif
     if config.embeddings:
         source: ShardFiles | FlatFile = _flat_embeddings(config.embeddings, count, encoder)
     else:
-        try:
-            paths = _encode_shards(work, encoder, count, config.shard_size)
-        except BaseException:  # includes Ctrl-C: tell the user their hours of encoding are kept
-            print(
-                f"build stopped; finished shards are kept in {work}: re-run with --resume",
-                file=sys.stderr,
-            )
-            raise
+        paths = _encode_shards(work, encoder, count, config.shard_size)
         source = ShardFiles(paths, count, encoder.dim)
     spec = writer.write(work, source)
     manifest = Manifest(
@@ -214,10 +241,9 @@ def build_index(config: BuildConfig, writer: IndexWriter | None = None) -> Manif
         versions=library_versions(),
         params=spec.params,
     )
-    manifest.write(work)
+    manifest = seal(work, manifest, exclude=("shards", STATE_FILE))
     shutil.rmtree(work / "shards", ignore_errors=True)
     (work / STATE_FILE).unlink()
-    _swap_into_place(work, out)
     return manifest
 
 
@@ -235,32 +261,17 @@ def _flat_embeddings(path: str, count: int, encoder: Encoder) -> FlatFile:
     return source
 
 
-def _check_out(out: Path) -> None:
-    """Never replace a folder that is not an index: swapping would delete the user's files."""
-    if out.exists() and not out.is_dir():
-        raise BuildError(f"--out {out} is a file; choose a folder path for the index")
-    if out.exists() and not (out / MANIFEST_FILE).is_file() and any(out.iterdir()):
-        raise BuildError(
-            f"--out {out} exists and is not an index folder (no {MANIFEST_FILE}); "
-            "choose a new folder or empty it"
-        )
-
-
 def _open_workdir(work: Path, resume: bool) -> dict | None:
     """Prepare the temp folder; return the saved state when resuming a build that has one."""
     state_path = work / STATE_FILE
     if resume and state_path.is_file():
         print(f"resuming build in {work}", file=sys.stderr)
         return json.loads(state_path.read_text())
-    if work.exists():
-        why = "it has no finished corpus pass" if resume else "pass --resume to continue it"
-        print(f"discarding unfinished build at {work} ({why})", file=sys.stderr)
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+    fresh_dir(work, "it has no finished corpus pass" if resume else "pass --resume to continue it")
     return None
 
 
-def _new_index(dim: int, factory: str):
+def new_index(dim: int, factory: str):
     import faiss
 
     try:
@@ -299,8 +310,10 @@ def _encode_shards(work: Path, encoder: Encoder, count: int, shard_size: int) ->
     try:
         with tqdm(total=count, initial=done_rows, unit="passage", desc="encoding") as bar:
             for i in todo:
-                texts = [p.contents for p in docs.slice(*bounds[i])]
-                _write_shard(paths[i], _encode_sorted(encoder, texts, bar))
+                passages = docs.slice(*bounds[i])
+                embeddings = _encode_sorted(encoder, [p.contents for p in passages], bar)
+                _check_finite(embeddings, bounds[i][0], passages, encoder)
+                _write_shard(paths[i], embeddings)
     finally:
         docs.close()
     return paths
@@ -322,11 +335,21 @@ def _encode_sorted(encoder: Encoder, texts: list[str], bar: tqdm) -> np.ndarray:
     return out
 
 
+def _check_finite(embeddings: np.ndarray, first_row: int, passages: list, encoder: Encoder) -> None:
+    """NaN/inf vectors would poison every search that touches them: stop before indexing."""
+    bad = np.flatnonzero(~np.isfinite(embeddings).all(axis=1))
+    if bad.size:
+        raise BuildError(
+            f"encoder {encoder.name!r} returned NaN/inf embeddings for {bad.size} passages "
+            f"(rows {[first_row + int(i) for i in bad[:5]]}, ids "
+            f"{[passages[int(i)].id for i in bad[:5]]}): its weights or device (e.g. float16 "
+            "overflow) are broken; check --encoder and --device, then re-run with --resume"
+        )
+
+
 def _write_shard(path: Path, embeddings: np.ndarray) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as f:
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
         np.save(f, embeddings)
-    os.replace(tmp, path)
 
 
 def train_index(index, source: ShardFiles | FlatFile, train_size: int, factory: str) -> None:
@@ -343,22 +366,3 @@ def train_index(index, source: ShardFiles | FlatFile, train_size: int, factory: 
             f"training {factory!r} on {len(sample)} passages failed ({reason}); use fewer IVF "
             "lists (about 4*sqrt(passages)) or a smaller PQ, or raise --train-size"
         ) from None
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-
-
-def _swap_into_place(work: Path, out: Path) -> None:
-    """Rename the finished folder to OUT. A crash between the two renames leaves OUT absent and
-    the old index whole at `.OUT.previous` (Retriever.load's error says so); never a mix."""
-    previous = out.parent / f".{out.name}.previous"
-    if out.exists():
-        if previous.exists():
-            shutil.rmtree(previous)
-        os.rename(out, previous)
-    os.rename(work, out)
-    if previous.exists():
-        shutil.rmtree(previous)

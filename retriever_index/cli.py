@@ -1,4 +1,4 @@
-"""`agentic-rag index build|search|serve`. Heavy libraries load inside the commands, not --help."""
+"""`agentic-rag index build|search|shard|serve|verify`. Heavy libraries load inside the commands, not --help."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import argparse
 import dataclasses
 import json
 import sys
+import warnings
+from pathlib import Path
 
 from retriever_index.bm25 import BM25Config
 from retriever_index.build import BuildConfig
+from retriever_index.client import API_KEY_ENV
 from retriever_index.compressed import CompressedConfig
 from retriever_index.hybrid import HybridConfig
 from retriever_index.ray_config import RayConfig
@@ -60,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--host",
         default="127.0.0.1",
-        help="interface to bind (default: loopback only; set --api-key before exposing it)",
+        help=f"interface to bind (default: loopback only; set ${API_KEY_ENV} or --api-key-file "
+        "before exposing it)",
     )
     serve.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
     serve.add_argument(
@@ -75,6 +79,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--nprobe", type=int, help="IVF lists to visit (higher: better recall)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     _add_config_flags(serve, ServerConfig)
+    serve.add_argument(
+        "--api-key-file",
+        help=f"file holding the bearer token (first line); like ${API_KEY_ENV}, it keeps the "
+        "key out of `ps`",
+    )
     ray = serve.add_argument_group(
         "Ray Serve (needs the ray extra: pip install 'agentic-rag[ray]')"
     )
@@ -85,6 +94,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_config_flags(ray, RayConfig)
     serve.set_defaults(func=run_serve)
+
+    verify = sub.add_parser(
+        "verify",
+        help="check every byte of an index folder against its build checksums, its rows and "
+        "vectors; --write records checksums for indexes built before they existed",
+    )
+    verify.add_argument("dir", help="index folder written by `index build` (any --kind)")
+    verify.add_argument(
+        "--write",
+        action="store_true",
+        help="after the checks pass, record checksums in a manifest that has none",
+    )
+    verify.set_defaults(func=run_verify)
 
 
 def _add_config_flags(parser: argparse._ActionsContainer, config_cls: type) -> None:
@@ -144,9 +166,15 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warnings_as_lines() -> None:
+    """Library warnings (e.g. an index without checksums) as one `warning:` line each."""
+    warnings.showwarning = lambda message, *_, **__: print(f"warning: {message}", file=sys.stderr)
+
+
 def run_search(args: argparse.Namespace) -> int:
     from retriever_index.retriever import Retriever
 
+    _warnings_as_lines()
     try:
         retriever = Retriever.load(
             args.dir, device=args.device, ef_search=args.ef_search, nprobe=args.nprobe
@@ -177,30 +205,35 @@ def run_shard(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from retriever_index.manifest import IndexLoadError, Manifest
+    from retriever_index.checksums import check_files
+    from retriever_index.manifest import Manifest
     from retriever_index.server import serve
 
+    _warnings_as_lines()
     try:
-        Manifest.read(args.dir)  # a missing or foreign folder fails here, not in a worker
-    except IndexLoadError as e:
+        config = _config(ServerConfig, args)
+        config.api_key = _api_key(args)
+        manifest = Manifest.read(args.dir)  # a missing or damaged folder fails here, not in a
+        check_files(Path(args.dir), manifest)  # worker; the worker's full load fails alike
+    except ValueError as e:  # IndexLoadError included
         print(f"error: {e}", file=sys.stderr)
         return 2
     load = {"device": args.device, "ef_search": args.ef_search, "nprobe": args.nprobe}
     if args.ray:
-        return _serve_ray(args, load)
+        return _serve_ray(args, config, load)
     serve(
         args.dir,
         host=args.host,
         port=args.port,
         workers=args.workers,
-        config=_config(ServerConfig, args),
+        config=config,
         load_kwargs=load,
         log_level=args.log_level,
     )
     return 0
 
 
-def _serve_ray(args: argparse.Namespace, load: dict) -> int:
+def _serve_ray(args: argparse.Namespace, config: ServerConfig, load: dict) -> int:
     try:
         from retriever_index.ray_serve import RayStartError, serve_ray
     except ImportError as e:
@@ -217,12 +250,47 @@ def _serve_ray(args: argparse.Namespace, load: dict) -> int:
             args.dir,
             host=args.host,
             port=args.port,
-            config=_config(ServerConfig, args),
+            config=config,
             ray_config=_config(RayConfig, args),
             load=load,
             log_level=args.log_level,
         )
     except (ValueError, RayStartError) as e:  # bad flags, ShardError, IndexLoadError
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _api_key(args: argparse.Namespace) -> str | None:
+    """--api-key (warned: `ps` shows it), --api-key-file, or None (serve reads the env var)."""
+    if args.api_key and args.api_key_file:
+        raise ValueError("give the API key once: --api-key-file or --api-key, not both")
+    if args.api_key:
+        print(
+            f"warning: --api-key shows the key to every user of this machine in `ps`; set "
+            f"${API_KEY_ENV} or pass --api-key-file PATH instead",
+            file=sys.stderr,
+        )
+        return args.api_key
+    if not args.api_key_file:
+        return None
+    try:
+        with open(args.api_key_file, encoding="utf-8") as f:
+            key = f.read(4096).strip().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"cannot read --api-key-file {args.api_key_file}: {e}") from None
+    if not key or not key[0].strip():
+        raise ValueError(f"--api-key-file {args.api_key_file} is empty; put the key on line 1")
+    return key[0].strip()
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from retriever_index.verify import verify_index
+
+    _warnings_as_lines()
+    try:
+        print(verify_index(args.dir, write=args.write))
+    except ValueError as e:  # IndexLoadError included
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

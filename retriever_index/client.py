@@ -1,25 +1,25 @@
 """`RemoteRetriever`: the retrieval service behind the same `search_batch` as `Retriever`.
 
 Rollouts and evaluation switch between in-process and remote retrieval by config only. Unlike
-Search-R1's bare `requests.post`, every call has a timeout and bounded retries with exponential
-backoff, and the last failure raises one `RetrievalError` that names the URL and the cause.
+Search-R1's bare `requests.post`, every call has a timeout, and failures that may heal are
+retried for a time budget (default 30 s: long enough for a restarted server to come back) with
+exponential backoff and jitter; the last failure raises one `RetrievalError` that names the URL
+and the cause.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import time
 from typing import Any
 
 import httpx
 
-from retriever_index.retriever import Hit
+from retriever_index.base import Errors, Hit, RetrievalError, check_query
 
 API_KEY_ENV = "RETRIEVER_API_KEY"  # read by both `serve` and the client
-
-
-class RetrievalError(RuntimeError):
-    """The service could not answer: unreachable after every retry, or it refused the request."""
+RETRY_STATUSES = (429, 502, 503, 504)  # overloaded or restarting; a 500 is a bug or bad index
 
 
 class RemoteRetriever:
@@ -30,24 +30,71 @@ class RemoteRetriever:
         url: str,
         *,
         timeout: float = 30.0,
-        retries: int = 3,
-        backoff: float = 0.5,
+        retry_budget: float = 30.0,
+        retries: int | None = None,
+        backoff: float = 0.25,
+        max_backoff: float = 2.0,
         api_key: str | None = None,
     ):
-        """`retries` extra attempts after the first, sleeping `backoff * 2**attempt` s between;
-        `api_key` defaults to $RETRIEVER_API_KEY so recipes never hold secrets."""
-        if retries < 0 or backoff < 0 or timeout <= 0:
-            raise ValueError("RemoteRetriever needs timeout > 0, retries >= 0 and backoff >= 0")
+        """Connection errors, timeouts and HTTP 429/502/503/504 are retried until
+        `retry_budget` seconds have passed since the first attempt (no attempt starts later),
+        sleeping `min(backoff * 2**i, max_backoff)` s times a random factor in [1, 1.5) before
+        retry i, so that many clients do not retry in lockstep. `retries`, if set, also caps
+        the number of retries. `api_key` defaults to $RETRIEVER_API_KEY so recipes never hold
+        secrets."""
+        if retry_budget < 0 or backoff < 0 or max_backoff < 0 or timeout <= 0:
+            raise ValueError(
+                "RemoteRetriever needs timeout > 0 and retry_budget, backoff, max_backoff >= 0"
+            )
+        if retries is not None and retries < 0:
+            raise ValueError(f"retries must be >= 0 or None, got {retries}")
         self.url = url.rstrip("/")
+        self.retry_budget = retry_budget
         self.retries = retries
         self.backoff = backoff
+        self.max_backoff = max_backoff
         api_key = api_key or os.environ.get(API_KEY_ENV)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
-    def search_batch(self, queries: list[str], k: int) -> list[list[Hit]]:
-        if not queries:
-            return []
+    def search_batch(
+        self, queries: list[str], k: int, *, errors: Errors = "raise"
+    ) -> list[list[Hit]] | list[list[Hit] | Exception]:
+        """Hits per query, as `Retriever.search_batch`. Queries that cannot be searched (not
+        text, empty, lone surrogates) are refused here, before any request.
+
+        errors="raise": the first problem raises `RetrievalError`. errors="return": each
+        query's place holds its hits or its `RetrievalError`; if the server refuses the batch,
+        each query is sent alone so only the refused ones fail (an unreachable server fails
+        them all, after the retry budget).
+        """
+        if isinstance(queries, str):
+            raise TypeError("search_batch takes a list of query strings; use search() for one")
+        if errors not in ("raise", "return"):
+            raise ValueError(f'errors must be "raise" or "return", got {errors!r}')
+        results: list = [None] * len(queries)
+        for i, q in enumerate(queries):
+            if (reason := check_query(q)) is not None:
+                results[i] = RetrievalError(f"query {i} {reason}")
+                if errors == "raise":
+                    raise results[i]
+        todo = [i for i, r in enumerate(results) if r is None]
+        found = self._search([queries[i] for i in todo], k, errors) if todo else []
+        for i, hits in zip(todo, found, strict=True):
+            results[i] = hits
+        return results
+
+    def _search(self, queries: list[str], k: int, errors: Errors) -> list:
+        try:
+            return self._post_search(queries, k)
+        except RetrievalError as exc:
+            if errors == "raise":
+                raise
+            if exc.status is None or len(queries) == 1:  # unreachable: all share the outage
+                return [exc] * len(queries)
+        return [self._search([q], k, errors)[0] for q in queries]
+
+    def _post_search(self, queries: list[str], k: int) -> list[list[Hit]]:
         body = self._request("POST", "/search", {"queries": list(queries), "k": k})
         try:
             hits = [
@@ -82,28 +129,37 @@ class RemoteRetriever:
         return self.metrics().get("cache")
 
     def _request(self, method: str, path: str, payload: Any = None) -> Any:
-        """Retry what may heal (connection errors, timeouts, 429, 5xx); a 4xx is final."""
-        cause = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+        """Retry what may heal within the budget; any other refusal is final at once."""
+        started = time.monotonic()
+        attempts = 0
+        while True:
+            attempts += 1
             try:
                 response = self._http.request(method, path, json=payload)
             except httpx.TransportError as exc:
-                cause = f"{type(exc).__name__}: {exc}"
-                continue
-            if response.status_code < 400:
-                try:
-                    return response.json()
-                except ValueError:
-                    raise RetrievalError(f"{self.url}{path} answered with non-JSON") from None
-            cause = f"HTTP {response.status_code}: {_error_text(response)}"
-            if response.status_code < 500 and response.status_code != 429:
-                raise RetrievalError(f"{self.url}{path} refused the request: {cause}")
-        raise RetrievalError(
-            f"{self.url}{path} failed after {self.retries + 1} attempts: {cause} "
-            "(is `agentic-rag index serve` running and reachable?)"
-        )
+                cause, status = f"{type(exc).__name__}: {exc}", None
+            except (TypeError, ValueError) as exc:  # the payload cannot be encoded as JSON
+                raise RetrievalError(f"cannot send {path} request: {exc}") from None
+            else:
+                if response.status_code < 400:
+                    try:
+                        return response.json()
+                    except ValueError:
+                        raise RetrievalError(f"{self.url}{path} answered with non-JSON") from None
+                status = response.status_code
+                cause = f"HTTP {status}: {_error_text(response)}"
+                if status not in RETRY_STATUSES:
+                    raise RetrievalError(f"{self.url}{path} refused the request: {cause}", status)
+            delay = min(self.backoff * 2 ** (attempts - 1), self.max_backoff)
+            delay *= random.uniform(1.0, 1.5)
+            elapsed = time.monotonic() - started
+            out_of_retries = self.retries is not None and attempts > self.retries
+            if out_of_retries or elapsed + delay > self.retry_budget:
+                raise RetrievalError(
+                    f"{self.url}{path} failed after {attempts} attempts: {cause} (retried for "
+                    f"{elapsed:.1f} s; is `agentic-rag index serve` running and reachable?)"
+                )
+            time.sleep(delay)
 
     def close(self) -> None:
         self._http.close()
@@ -118,5 +174,5 @@ class RemoteRetriever:
 def _error_text(response: httpx.Response) -> str:
     try:
         return str(response.json().get("error", response.text))
-    except ValueError:
+    except (ValueError, AttributeError):
         return response.text[:500]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,19 +23,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from retriever_index.build import (
-    BuildConfig,
-    BuildError,
-    IndexSpec,
-    _new_index,
-    build_index,
-    train_index,
-)
+from retriever_index.atomic import atomic_path
+from retriever_index.base import BuildError, IndexLoadError
+from retriever_index.build import BuildConfig, IndexSpec, build_index, new_index, train_index
 from retriever_index.corpus import DocStore
+from retriever_index.dense import DenseRetriever
 from retriever_index.embeddings import FlatFile, ShardFiles
 from retriever_index.encoder import Encoder
-from retriever_index.manifest import INDEX_FILE, IndexLoadError, Manifest
-from retriever_index.retriever import DenseRetriever
+from retriever_index.manifest import INDEX_FILE, Manifest
+from retriever_index.registry import register_kind
 
 VECTORS_FILE = "vectors.npy"
 _RERANK_CHUNK = 64  # queries re-scored per numpy call: bounds the gathered candidate block
@@ -116,7 +111,7 @@ class CompressedWriter:
         self.config, self.train_size = config, train_size
 
     def check(self, dim: int, count: int) -> None:
-        _new_index(dim, str(self.config.resolve(dim, count, self.train_size)["factory"]))
+        new_index(dim, str(self.config.resolve(dim, count, self.train_size)["factory"]))
 
     def write(self, work: Path, source: ShardFiles | FlatFile) -> IndexSpec:
         import faiss
@@ -136,7 +131,8 @@ class CompressedWriter:
                 f.write(half.tobytes())
                 index.add(half.astype(np.float32))
                 bar.update(len(chunk))
-        faiss.write_index(index, str(work / INDEX_FILE))
+        with atomic_path(work / INDEX_FILE) as tmp:
+            faiss.write_index(index, str(tmp))
         for checkpoint in work.glob("trained-*.faiss"):
             checkpoint.unlink()
         params["vectors"] = {
@@ -156,10 +152,10 @@ def _trained(work: Path, source: ShardFiles | FlatFile, factory: str, train_size
     if path.is_file():
         print(f"reusing trained {factory} from {path}", file=sys.stderr)
         return faiss.read_index(str(path))
-    index = _new_index(source.dim, factory)
+    index = new_index(source.dim, factory)
     train_index(index, source, train_size, factory)
-    faiss.write_index(index, str(path.with_suffix(".tmp")))
-    os.replace(path.with_suffix(".tmp"), path)
+    with atomic_path(path) as tmp:
+        faiss.write_index(index, str(tmp))
     return index
 
 
@@ -222,6 +218,9 @@ class CompressedRetriever(DenseRetriever):
         depth = min(max(self.rerank_depth, k), len(self))
         _, candidates = self.index.search(vectors, depth)
         return rerank(vectors, candidates, self.vectors, k)
+
+
+register_kind("compressed", CompressedRetriever.open)
 
 
 def open_vectors(folder: Path, manifest: Manifest) -> np.ndarray:

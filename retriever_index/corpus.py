@@ -17,6 +17,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from retriever_index.base import IndexCorruptError, IndexLoadError
+
 STORE_FORMAT = 1
 _INSERT_BATCH = 2048  # rows per executemany: bounds Python memory, amortizes SQLite calls
 _SCHEMA = (
@@ -76,9 +78,23 @@ def parse_passage(record: object, where: str) -> Passage:
     for name, value in (("title", title), ("text", text)):
         if not isinstance(value, str):
             raise CorpusError(f'{where}: "{name}" must be a string, got {type(value).__name__}')
+    for name, value in (("id", str(pid)), ("title", title), ("text", text)):
+        _check_encodable(value, name, where)
     if not title.strip() and not text.strip():
         raise CorpusError(f"{where}: passage {pid!r} has empty title and text: nothing to embed")
     return Passage(id=str(pid), title=title, text=text)
+
+
+def _check_encodable(value: str, name: str, where: str) -> None:
+    """Lone surrogates (JSON escapes like "\\ud800") have no UTF-8 form: SQLite and tokenizers
+    fail on them later and far from the line, so they are refused here."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise CorpusError(
+            f'{where}: "{name}" is not valid Unicode text: character {e.start} is a lone '
+            f"surrogate ({value[e.start]!r}); fix the escape or drop the passage"
+        ) from None
 
 
 def _split_contents(contents: object, where: str) -> tuple[str, str]:
@@ -117,6 +133,11 @@ def read_corpus(
             except ValueError as e:
                 raise CorpusError(
                     f"{path}:{line_no}: not valid JSON ({e}); each line must be one JSON object"
+                ) from None
+            except RecursionError:
+                raise CorpusError(
+                    f"{path}:{line_no}: JSON nested too deeply to parse; a passage is one flat "
+                    '{"id", "title", "text"} object'
                 ) from None
             yield line_no, parse_passage(record, f"{path}:{line_no}")
 
@@ -221,10 +242,14 @@ class DocStore:
         self._lock = threading.Lock()
         try:
             self.meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.DatabaseError as e:
-            raise ValueError(f"{self.path} is not a document store written by build ({e})") from e
-        self.count = int(self.meta["count"])
-        self.sha256 = self.meta["sha256"]
+            self.count = int(self.meta["count"])
+            self.sha256 = self.meta["sha256"]
+        except (sqlite3.DatabaseError, KeyError, ValueError) as e:
+            self._db.close()
+            raise IndexLoadError(
+                f"{self.path} is not a document store written by build ({type(e).__name__}: "
+                f"{e}); rebuild the index"
+            ) from None
 
     def __len__(self) -> int:
         return self.count
@@ -242,17 +267,35 @@ class DocStore:
     def rows(self, rows: Sequence[int]) -> list[Passage]:
         """Passages for FAISS row ids (one SQL query for the whole batch), in the order given."""
         wanted = sorted({int(r) for r in rows})
-        with self._lock:
-            found = self._db.execute(
-                "SELECT row, id, title, text FROM passages"
-                " WHERE row IN (SELECT value FROM json_each(?))",
-                (json.dumps(wanted),),
-            ).fetchall()
+        try:
+            with self._lock:
+                found = self._db.execute(
+                    "SELECT row, id, title, text FROM passages"
+                    " WHERE row IN (SELECT value FROM json_each(?))",
+                    (json.dumps(wanted),),
+                ).fetchall()
+        except sqlite3.DatabaseError as e:
+            raise IndexCorruptError(
+                f"{self.path} cannot be read ({e}): the index folder is damaged; check it with "
+                f"`agentic-rag index verify {self.path.parent}` and rebuild it"
+            ) from None
         by_row = {r: Passage(pid, title, text) for r, pid, title, text in found}
         missing = [r for r in wanted if r not in by_row]
         if missing:
-            raise IndexError(f"rows {missing[:5]} not in {self.path} ({self.count} passages)")
+            raise IndexCorruptError(
+                f"{self.path} lacks rows {missing[:5]} that the index returned (it should hold "
+                f"rows 0..{self.count - 1}): the index folder is damaged; check it with "
+                f"`agentic-rag index verify {self.path.parent}` and rebuild it"
+            )
         return [by_row[int(r)] for r in rows]
+
+    def row_span(self) -> tuple[int, int, int]:
+        """(rows, smallest row, largest row): a full scan, for `index verify`."""
+        with self._lock:
+            n, lo, hi = self._db.execute(
+                "SELECT count(*), min(row), max(row) FROM passages"
+            ).fetchone()
+        return n, (-1 if lo is None else lo), (-1 if hi is None else hi)
 
     def slice(self, start: int, stop: int) -> list[Passage]:
         """Passages with start <= row < stop, in row order: how the builder streams a shard."""

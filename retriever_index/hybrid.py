@@ -17,11 +17,20 @@ from pathlib import Path
 
 import numpy as np
 
+from retriever_index.atomic import (
+    removed_on_failure,
+    staging_dir,
+    swap_into_place,
+    write_json_atomic,
+)
+from retriever_index.base import IndexLoadError
 from retriever_index.bm25 import BM25Config, BM25Retriever, bm25_versions, write_bm25
-from retriever_index.build import BuildConfig, _check_out, _swap_into_place, build_index
+from retriever_index.build import BuildConfig, build_index
+from retriever_index.checksums import seal
 from retriever_index.corpus import DocStore
-from retriever_index.manifest import IndexLoadError, Manifest
-from retriever_index.retriever import DenseRetriever, Retriever
+from retriever_index.dense import DenseRetriever
+from retriever_index.manifest import Manifest, check_out
+from retriever_index.registry import Retriever, register_kind
 
 HYBRID_FILE = "hybrid.json"
 
@@ -111,7 +120,13 @@ class HybridRetriever(Retriever):
         path = folder / HYBRID_FILE
         if not path.is_file():
             raise IndexLoadError(f"{path} not found; rebuild with `index build --kind hybrid`")
-        config = HybridConfig(**json.loads(path.read_text()))
+        try:
+            config = HybridConfig(**json.loads(path.read_text()))
+        except (ValueError, TypeError) as e:
+            raise IndexLoadError(
+                f"{path} is not valid fusion settings ({e}); fix it (fields: rrf_k, depth, "
+                "reranker, rerank_top_n) or rebuild with `index build --kind hybrid`"
+            ) from None
         dense = DenseRetriever.open(folder, replace(manifest, kind="dense"), docs, **dense_options)
         sparse = BM25Retriever.open(folder, replace(manifest, kind="bm25"), docs)
         return cls(dense, sparse, config, manifest)
@@ -142,6 +157,9 @@ class HybridRetriever(Retriever):
         return np.where(out_rows >= 0, out_scores, 0.0), out_rows
 
 
+register_kind("hybrid", HybridRetriever.open)
+
+
 def _load_reranker(path: str | None, device: str | None):
     if path is None:
         return None
@@ -163,20 +181,21 @@ def build_hybrid(
     started = time.time()
     bm25, hybrid = bm25 or BM25Config(), hybrid or HybridConfig()
     out = Path(build.out).resolve()
-    _check_out(out)
+    check_out(out)
     if hybrid.reranker is not None:
         _load_reranker(hybrid.reranker, None)  # fail before an hour of encoding, not after
-    staging = out.parent / f".{out.name}.hybrid"
-    dense = build_index(replace(build, out=str(staging)))
-    write_bm25(staging, bm25)
-    manifest = replace(
-        dense,
-        kind="hybrid",
-        factory=f"{dense.factory} + {bm25.describe()}",
-        build_seconds=round(time.time() - started, 3),
-        versions=bm25_versions(),
-    )
-    manifest.write(staging)
-    (staging / HYBRID_FILE).write_text(json.dumps(asdict(hybrid), indent=2) + "\n")
-    _swap_into_place(staging, out)
+    staging = staging_dir(out, "hybrid")
+    with removed_on_failure(staging):  # the dense build keeps its own folder for --resume
+        dense = build_index(replace(build, out=str(staging)))
+        write_bm25(staging, bm25)
+        write_json_atomic(staging / HYBRID_FILE, asdict(hybrid))
+        manifest = replace(
+            dense,
+            kind="hybrid",
+            factory=f"{dense.factory} + {bm25.describe()}",
+            build_seconds=round(time.time() - started, 3),
+            versions=bm25_versions(),
+        )
+        manifest = seal(staging, manifest, known=dense.files)
+    swap_into_place(staging, out)
     return manifest

@@ -8,19 +8,18 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from retriever_index.atomic import staging_dir, write_json_atomic
+from retriever_index.base import BuildError, IndexLoadError
+
 MANIFEST_FILE = "manifest.json"
 INDEX_FILE = "index.faiss"
 DOCS_FILE = "docs.sqlite"
 FORMAT_VERSION = 1
 
 
-class IndexLoadError(ValueError):
-    """An index folder cannot be loaded; the message says which file is wrong and how to fix it."""
-
-
 @dataclass(frozen=True)
 class Manifest:
-    kind: str  # retriever family: "dense" (later "bm25", "hybrid"); Retriever.load dispatches on it
+    kind: str  # index kind: "dense", "compressed", "bm25", "hybrid"; Retriever.load dispatches
     count: int  # passages in the index and in docs.sqlite (FAISS row i = docs row i)
     corpus_path: str  # corpus file the index was built from (absolute, informational)
     corpus_sha256: str  # sha256 of the corpus bytes; docs.sqlite records the same value
@@ -37,12 +36,14 @@ class Manifest:
     build_seconds: float  # wall time of the whole build (including resumed parts)
     versions: dict[str, str]  # library versions used to build
     format_version: int = FORMAT_VERSION
+    files: dict[str, dict] | None = None  # per index file: size, sampled and full blake2b;
+    # None in manifests written before checksums (they load with a warning): see checksums.py
     # kind-specific settings needed to reproduce and check the index (compressed: IVF/PQ sizes,
-    # training sample, re-ranking; shards: which rows of which parent). Older manifests lack it.
+    # training sample, re-ranking; a shard: its rows and parent build); {} for other kinds
     params: dict[str, Any] = field(default_factory=dict)
 
     def write(self, folder: Path) -> None:
-        (folder / MANIFEST_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
+        write_json_atomic(folder / MANIFEST_FILE, asdict(self))
 
     @classmethod
     def read(cls, folder: str | Path) -> Manifest:
@@ -62,11 +63,18 @@ class Manifest:
                 f"retriever_index reads {FORMAT_VERSION}; rebuild the index with it"
             )
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in data and n != "params"]
+        missing = [n for n in names if n not in data and n not in ("files", "params")]
         if missing:
             raise IndexLoadError(f"{path}: missing fields {missing}; rebuild the index")
+        files = data.get("files")
+        if files is not None and not (
+            isinstance(files, dict)
+            and all(isinstance(v, dict) for v in files.values())
+            and all(not Path(n).is_absolute() and ".." not in Path(n).parts for n in files)
+        ):
+            raise IndexLoadError(f"{path}: 'files' is not a map of file checksums; rebuild")
         if not isinstance(data.get("params", {}), dict):
-            raise IndexLoadError(f"{path}: params must be a JSON object; rebuild the index")
+            raise IndexLoadError(f"{path}: 'params' must be a JSON object; rebuild the index")
         return cls(**{n: data[n] for n in names if n in data})
 
 
@@ -75,13 +83,24 @@ def _missing_hint(folder: Path, path: Path) -> str:
         msg = f"index folder not found: {folder}"
     else:
         msg = f"{path} not found: {folder} is not a built index"
-    previous = folder.parent / f".{folder.name}.previous"
+    previous = staging_dir(folder, "previous")
     if previous.is_dir():
         return (
             f"{msg}. A build was interrupted while swapping folders; the previous index is intact "
             f"at {previous}: rename it to {folder}"
         )
     return f"{msg}. Build one with `agentic-rag index build --corpus CORPUS.jsonl --out {folder}`"
+
+
+def check_out(out: Path) -> None:
+    """Never replace a folder that is not an index: swapping would delete the user's files."""
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"--out {out} is a file; choose a folder path for the index")
+    if out.exists() and not (out / MANIFEST_FILE).is_file() and any(out.iterdir()):
+        raise BuildError(
+            f"--out {out} exists and is not an index folder (no {MANIFEST_FILE}); "
+            "choose a new folder or empty it"
+        )
 
 
 def library_versions() -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from retriever_index.retriever import Hit
+from retriever_index.base import Hit
 
 
 def recall_at_k(

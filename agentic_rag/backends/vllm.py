@@ -8,7 +8,7 @@ machines lack. See docs/training.md, "What was verified where".
 
 from __future__ import annotations
 
-from agentic_rag.backends.base import Generation, SamplingParams
+from agentic_rag.backends.base import FinishReason, Generation, SamplingParams
 
 
 def _sampling_kwargs(params: SamplingParams) -> dict:
@@ -16,7 +16,7 @@ def _sampling_kwargs(params: SamplingParams) -> dict:
         "n": 1,
         "temperature": params.temperature,
         "top_p": params.top_p,
-        "top_k": params.top_k if params.top_k > 0 else -1,
+        "top_k": params.top_k,  # 0 disables top-k in vLLM (-1 is its deprecated spelling)
         "max_tokens": params.max_new_tokens,
         "logprobs": 0,  # the sampled token's log-prob only
         "stop": list(params.stop),
@@ -28,15 +28,15 @@ class VLLMBackend:
     """Generates with an in-process `vllm.LLM` (colocate, or evaluation) or through TRL's
     `VLLMClient` to a `trl vllm-serve` server."""
 
-    def __init__(self, llm=None, client=None):
+    def __init__(self, llm=None, client=None, eos_ids: tuple[int, ...] = ()):
         if (llm is None) == (client is None):
             raise ValueError(
                 "VLLMBackend needs exactly one of llm= (vllm.LLM) or client= (TRL VLLMClient)"
             )
-        self.llm, self.client = llm, client
+        self.llm, self.client, self.eos_ids = llm, client, tuple(eos_ids)
 
     @classmethod
-    def from_trainer(cls, vllm_generation) -> VLLMBackend:
+    def from_trainer(cls, vllm_generation, eos_ids: tuple[int, ...] = ()) -> VLLMBackend:
         """The engine TRL built for GRPOTrainer(use_vllm=True); TRL syncs weights before rollouts."""
         if getattr(vllm_generation, "enable_sleep_mode", False):
             raise ValueError(
@@ -44,8 +44,8 @@ class VLLMBackend:
                 "would sleep between turns); set vllm_enable_sleep_mode: false"
             )
         if vllm_generation.mode == "colocate":
-            return cls(llm=vllm_generation.llm)
-        return cls(client=vllm_generation.vllm_client)
+            return cls(llm=vllm_generation.llm, eos_ids=eos_ids)
+        return cls(client=vllm_generation.vllm_client, eos_ids=eos_ids)
 
     def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]:
         if not prompts:
@@ -67,8 +67,7 @@ class VLLMBackend:
             seq = output.outputs[0]
             ids = list(seq.token_ids)
             logprobs = [step[token].logprob for step, token in zip(seq.logprobs, ids, strict=True)]
-            reason = "length" if seq.finish_reason == "length" else "stop"
-            results.append(Generation(ids, logprobs, reason))
+            results.append(Generation(ids, logprobs, self._finish(ids, seq.finish_reason, params)))
         return results
 
     def _server(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]:
@@ -81,6 +80,11 @@ class VLLMBackend:
         results = []
         for ids, logprobs in zip(out["completion_ids"], out["logprobs"], strict=True):
             flat = [lp[0] if isinstance(lp, list) else lp for lp in logprobs]
-            reason = "length" if len(ids) >= params.max_new_tokens else "stop"
-            results.append(Generation(list(ids), flat, reason))
+            results.append(Generation(list(ids), flat, self._finish(ids, None, params)))
         return results
+
+    def _finish(self, ids, reason: str | None, params: SamplingParams) -> FinishReason:
+        """vLLM's finish reason in our terms (the server client reports none: read the ids)."""
+        if reason == "length" or (reason is None and len(ids) >= params.max_new_tokens):
+            return "length"
+        return "eos" if ids and ids[-1] in self.eos_ids else "stop"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agentic_rag.evaluation.records import Prediction, read_predictions
+from agentic_rag.evaluation.predictions import Prediction, read_predictions
 
 CONFIDENCE = 0.95
 

@@ -12,12 +12,12 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from agentic_rag.evaluation.records import Prediction
+from agentic_rag.evaluation.predictions import Prediction
 from agentic_rag.rewards import exact_match_score, f1_score, sub_exact_match_score
-from retriever_index.metrics import recall_at_k
-from retriever_index.retriever import Hit
+from agentic_rag.rewards.evidence import supporting_recall
+from agentic_rag.rollout import summarize
 
 METRICS_FILE = "metrics.json"
 
@@ -40,22 +40,16 @@ def score_answer(prediction: str | None, answers: list[str]) -> AnswerScores:
     )
 
 
-def supporting_recall(p: Prediction) -> float | None:
+def prediction_recall(p: Prediction) -> float | None:
     """Share of the gold supporting passages among all passages shown for this question.
 
     Matches by corpus id when the dataset gives ids, else by title (HotpotQA, 2Wiki and MuSiQue
     give titles). All searches' passages count together; with the one search of naive mode this
     is exactly retriever_index's recall@k. None when the question has no gold passages.
     """
-    key: Literal["id", "title"] = "id" if p.supporting_ids else "title"
-    gold = set(p.supporting_ids or p.supporting_titles)
-    if not gold:
-        return None
-    shown = [
-        Hit(id=pid, title=title, text="", score=0.0)
-        for pid, title in zip(p.retrieved_ids, p.retrieved_titles, strict=True)
-    ]
-    return recall_at_k([shown], [gold], k=max(len(shown), 1), key=key)
+    if p.supporting_ids:
+        return supporting_recall(p.supporting_ids, p.retrieved_ids)
+    return supporting_recall(p.supporting_titles, p.retrieved_titles)
 
 
 @dataclass(frozen=True)
@@ -80,6 +74,10 @@ class ModeMetrics:
     or no passage was retrieved at all (e.g. direct mode)."""
     recall_n: int
     """Questions that entered the recall mean."""
+    invalid_action_share: float = 0.0
+    """Malformed actions and rejected queries per generation turn."""
+    answered_share: float = 0.0
+    """Questions whose episode ended with an answer (not out of turns or tokens)."""
 
 
 def _mean(values: list[float]) -> float:
@@ -88,19 +86,22 @@ def _mean(values: list[float]) -> float:
 
 def _aggregate_group(preds: list[Prediction]) -> ModeMetrics:
     seconds = sum(p.latency_s / p.batch_size for p in preds)
-    recalls = [r for r in map(supporting_recall, preds) if r is not None]
+    recalls = [r for r in map(prediction_recall, preds) if r is not None]
     retrieved_any = any(p.num_searches > 0 for p in preds)
+    stats = summarize(preds)
     return ModeMetrics(
         n=len(preds),
         em=_mean([p.em for p in preds]),
         sub_em=_mean([p.sub_em for p in preds]),
         f1=_mean([p.f1 for p in preds]),
-        searches=_mean([p.num_searches for p in preds]),
-        turns=_mean([p.num_turns for p in preds]),
-        generated_tokens=_mean([p.generated_tokens for p in preds]),
+        searches=stats["searches_per_trajectory"],
+        turns=stats["turns_per_trajectory"],
+        generated_tokens=stats["model_tokens_per_trajectory"],
         questions_per_s=len(preds) / seconds if seconds > 0 else None,
         recall=_mean(recalls) if recalls and retrieved_any else None,
         recall_n=len(recalls) if retrieved_any else 0,
+        invalid_action_share=stats["invalid_action_share"],
+        answered_share=stats["answered_share"],
     )
 
 

@@ -7,30 +7,42 @@ becomes the next observation.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Literal
 
+from agentic_rag.backends.base import FinishReason
+from retriever_index.base import check_query as retriever_check_query
 from retriever_index.retriever import Hit
 
-ActionKind = Literal["search", "answer", "invalid"]
+logger = logging.getLogger(__name__)
+
+ActionKind = Literal["search", "answer", "invalid", "end"]
 
 
 @dataclass(frozen=True)
 class Action:
-    """One turn's decision, parsed from the text the model generated in that turn."""
+    """One turn's decision, parsed from the tokens the model generated in that turn."""
 
     kind: ActionKind
+    """search, answer, invalid (shown an error, may try again), or end: the model closed its
+    turn with its end-of-sequence token and no action (tags), so the episode ends there rather
+    than generating past EOS."""
     queries: tuple[str, ...] = ()
     """Search queries (tags protocol issues one; tools protocol may call `search` several times)."""
     answer: str | None = None
+    """The final answer read from this turn alone (None: the model answered nothing usable)."""
     error: str | None = None
     """Why the action is invalid; shown to the model as the observation."""
+    finish: FinishReason = "stop"
+    """How the turn ended; a turn the model did not end itself is closed by the observation."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProtocolConfig:
-    """Shared knobs of both protocols (a recipe's `protocol:` section)."""
+    """How trajectories look (a recipe's `protocol:` section); search budgets are `rollout:`."""
 
     name: Literal["tags", "tools"] = "tags"
     """`tags`: Search-R1's <search>/<information>/<answer> text protocol (base models).
@@ -45,10 +57,6 @@ class ProtocolConfig:
     for instruct models); off for base models without a template."""
     max_obs_tokens: int = 500
     """Observation text is truncated to this many tokens (Search-R1 uses 500)."""
-    max_query_chars: int = 300
-    """Longer search queries are rejected with an error observation."""
-    topk: int = 3
-    """Passages returned per search."""
 
 
 def format_passages(hits: list[Hit]) -> str:
@@ -57,14 +65,10 @@ def format_passages(hits: list[Hit]) -> str:
 
 
 def check_query(query: object, max_chars: int) -> str | None:
-    """The error message for a query the search tool must not run, or None when it is fine."""
-    if not isinstance(query, str):
-        return f"search query must be a string, got {type(query).__name__}"
-    if not query.strip():
-        return "empty search query"
-    if len(query) > max_chars:
-        return f"search query too long ({len(query)} characters, limit {max_chars})"
-    return None
+    """The error message for a query the search tool must not run, or None when it is fine
+    (retriever_index's own checks: a string, not empty, within `max_chars`, valid Unicode)."""
+    reason = retriever_check_query(query, max_chars)
+    return None if reason is None else f"search query {reason}"
 
 
 class Protocol(ABC):
@@ -77,21 +81,40 @@ class Protocol(ABC):
     def __init__(self, tokenizer, config: ProtocolConfig):
         self.tokenizer = tokenizer
         self.config = config
+        # What the tokenizer puts before text when asked for special tokens (Llama's and Gemma's
+        # BOS; nothing for Qwen): raw prompts need it, chat templates write their own.
+        plain = tokenizer.encode("a", add_special_tokens=False)
+        full = tokenizer.encode("a", add_special_tokens=True)
+        cut = len(full) - len(plain)
+        self._start_ids = full[:cut] if cut > 0 and full[cut:] == plain else []
 
     @abstractmethod
     def prompt_ids(self, question: str) -> list[int]:
         """Token ids of the full prompt for a question, generation header included."""
 
+    def parse(self, turn_ids: list[int], context_ids: list[int], finish: FinishReason) -> Action:
+        """The action in one generated turn (`context_ids`: everything before it; `finish`: how
+        the turn ended). Model output is untrusted: this never raises, any failure becomes the
+        sample's invalid action."""
+        try:
+            action = self._parse(turn_ids, context_ids, finish)
+        except Exception as err:  # noqa: BLE001 - one bad sample must not fail its batch
+            logger.debug("unparsable turn: %r", err)
+            action = Action("invalid", error=f"the turn could not be parsed ({type(err).__name__})")
+        return dataclasses.replace(action, finish=finish)
+
     @abstractmethod
-    def parse(self, turn_ids: list[int], context_ids: list[int]) -> Action:
-        """The action in one generated turn (`context_ids`: everything before it)."""
+    def _parse(self, turn_ids: list[int], context_ids: list[int], finish: FinishReason) -> Action:
+        """`parse` without the safety net."""
 
     @abstractmethod
     def observation_ids(
         self, action: Action, results: list[list[Hit] | str], budget: int
-    ) -> list[int]:
+    ) -> list[int] | None:
         """Tokens appended after a turn: one result per query (hits, or an error string), or the
-        action's error for invalid actions. At most `budget` tokens."""
+        action's error for invalid actions. At most `budget` tokens, passages cut to fit; None
+        when not even the frame fits, and the episode ends there (never a missing observation
+        followed by more generation)."""
 
     @abstractmethod
     def action_text(self, action: Action, thought: str | None = None) -> str:
@@ -106,8 +129,10 @@ class Protocol(ABC):
         ids: list[int] = []
         mask: list[int] = []
         for action, results, thought in steps:
-            turn = self.encode(self.action_text(action, thought)) + self.turn_end_ids(action)
-            obs = self.observation_ids(action, results, budget=1 << 30)
+            end = self.turn_end_ids(action)
+            action = dataclasses.replace(action, finish="eos" if end else "stop")
+            turn = self.encode(self.action_text(action, thought)) + end
+            obs = self.observation_ids(action, results, budget=1 << 30) or []
             ids += turn + obs
             mask += [1] * len(turn) + [0] * len(obs)
         return ids, mask
@@ -118,6 +143,11 @@ class Protocol(ABC):
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False)
+
+    def raw_prompt_ids(self, text: str) -> list[int]:
+        """A prompt without a chat template, with the start-of-sequence token the model was
+        trained to see first (BOS for Llama and Gemma base models)."""
+        return self._start_ids + self.encode(text)
 
     def truncate_text(self, text: str, max_tokens: int) -> str:
         """`text` cut to `max_tokens` tokens (observations are env text, so a cut mid-word is fine)."""

@@ -9,9 +9,10 @@ was trained on. The final answer is the last assistant message without tool call
 from __future__ import annotations
 
 import json
-import re
 
+from agentic_rag.backends.base import FinishReason
 from agentic_rag.protocols.base import Action, Protocol, format_passages
+from agentic_rag.rewards.extraction import turn_answer
 from retriever_index.retriever import Hit
 
 SEARCH_TOOL = {
@@ -31,7 +32,6 @@ DEFAULT_TEMPLATE = (
     "as you need. When you know the answer, reply with it inside <answer> and </answer>, "
     "without detailed illustrations. Question: {question}"
 )
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _SENTINEL = "\x00RESULT\x00"
 
 
@@ -100,9 +100,11 @@ class ToolsProtocol(Protocol):
         self._frames[n] = pieces
         return pieces
 
-    def parse(self, turn_ids: list[int], context_ids: list[int]) -> Action:
+    def _parse(self, turn_ids: list[int], context_ids: list[int], finish: FinishReason) -> Action:
         from trl.chat_template_utils import parse_response
 
+        if not turn_ids:  # an OpenAI-compatible server may return an empty turn
+            return Action("invalid", error="empty turn: call search or answer")
         message = parse_response(self.tokenizer, turn_ids, prefix=context_ids)
         calls = message.get("tool_calls") or []
         if not calls:
@@ -111,12 +113,13 @@ class ToolsProtocol(Protocol):
                 return Action(
                     "invalid", error="malformed tool call: expected JSON with name and arguments"
                 )
+            if finish == "length":  # a reply cut at max_turn_tokens is not a final answer
+                return Action("invalid", error="the reply was cut off at the token limit")
             content = message.get("content") or ""
-            answers = _ANSWER.findall(content)
-            return Action("answer", answer=(answers[-1] if answers else content).strip())
+            return Action("answer", answer=turn_answer(content, "tools"))
         queries = []
         for call in calls:
-            function = call.get("function", {})
+            function = call.get("function", {}) if isinstance(call, dict) else {}
             if function.get("name") != "search":
                 return Action(
                     "invalid",
@@ -126,7 +129,7 @@ class ToolsProtocol(Protocol):
             if isinstance(arguments, str):  # some templates leave arguments as a JSON string
                 try:
                     arguments = json.loads(arguments)
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):
                     return Action("invalid", error="tool call arguments are not valid JSON")
             if not isinstance(arguments, dict) or "query" not in arguments:
                 return Action("invalid", error="search needs a 'query' argument")
@@ -135,21 +138,30 @@ class ToolsProtocol(Protocol):
 
     def observation_ids(
         self, action: Action, results: list[list[Hit] | str], budget: int
-    ) -> list[int]:
+    ) -> list[int] | None:
         if action.kind == "answer":
             return []
         if action.kind == "invalid":
             bodies = [f"Error: {action.error}"]
         else:
             bodies = [f"Error: {r}" if isinstance(r, str) else format_passages(r) for r in results]
-        per_result = self.config.max_obs_tokens // len(bodies)
+        # A turn the model did not end (cut at the token limit) is closed here, so the tool
+        # results follow a complete assistant message as the template renders them.
+        close = [] if action.finish == "eos" else [self.tokenizer.eos_token_id]
         pieces = self._frame(len(bodies))
-        text = pieces[0] + "".join(
-            self.truncate_text(body, per_result) + piece
-            for body, piece in zip(bodies, pieces[1:], strict=True)
-        )
-        ids = self.encode(text)
-        return ids if len(ids) <= budget else []
+        per_result = self.config.max_obs_tokens // len(bodies)
+        while per_result > 0:
+            text = pieces[0] + "".join(
+                self.truncate_text(body, per_result) + piece
+                for body, piece in zip(bodies, pieces[1:], strict=True)
+            )
+            ids = close + self.encode(text)
+            if len(ids) <= budget:
+                return ids
+            # Passages cut shorter until the frame fits (token counts of joined text can differ
+            # from the parts' by a merge, hence the loop).
+            per_result = min(per_result - 1, per_result - (len(ids) - budget) // len(bodies))
+        return None
 
     def action_text(self, action: Action, thought: str | None = None) -> str:
         prefix = f"{thought}\n" if thought else ""

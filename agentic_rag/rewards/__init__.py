@@ -5,6 +5,7 @@ table of rewards and an example.
 """
 
 from agentic_rag.rewards.compose import REWARDS, build_reward, compose_rewards
+from agentic_rag.rewards.evidence import answer_in_retrieval_reward, retrieval_recall_reward
 from agentic_rag.rewards.extraction import extract_answer
 from agentic_rag.rewards.functions import (
     exact_match_reward,
@@ -16,7 +17,6 @@ from agentic_rag.rewards.functions import (
     sub_exact_match_reward,
 )
 from agentic_rag.rewards.grammar import check_format
-from agentic_rag.rewards.retrieval import answer_in_retrieval_reward, retrieval_recall_reward
 from agentic_rag.rewards.scoring import (
     exact_match_score,
     f1_score,

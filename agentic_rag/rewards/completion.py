@@ -18,7 +18,6 @@ PROTOCOLS = ("tags", "tools")
 SEARCH_TOOL = "search"
 
 SPECIAL_TOKEN = re.compile(r"<\|[^<>|\s]{1,40}\|>|</s>")
-_SEARCH = re.compile(r"<search>(.*?)</search>", re.DOTALL)
 _ASSISTANT_ROLE = re.compile(r"\s*assistant\b")
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
 # "between <search> and </search>": the protocol's instructions name the tags this way (the
@@ -94,6 +93,28 @@ def parse_turns(completion: Any, protocol: str) -> list[Turn]:
     return _tools_message_turns(completion)
 
 
+def blocks(text: str, tag: str) -> list[str]:
+    """Contents of the complete `<tag>...</tag>` blocks of `text`, leftmost first: what
+    `re.findall(r"<tag>(.*?)</tag>", text, re.DOTALL)` returns, in linear time (that regex
+    rescans to the end from every unclosed opening tag: quadratic on hostile output)."""
+    opening, closing = f"<{tag}>", f"</{tag}>"
+    found, pos = [], 0
+    while (start := text.find(opening, pos)) >= 0:
+        end = text.find(closing, start + len(opening))
+        if end < 0:
+            break
+        found.append(text[start + len(opening) : end])
+        pos = end + len(closing)
+    return found
+
+
+def without_blocks(text: str, tag: str) -> str:
+    """`text` without its `<tag>...</tag>` blocks; an unclosed block runs to the end."""
+    return "".join(
+        segment for inside, segment in _split(text, f"<{tag}>", f"</{tag}>") if not inside
+    )
+
+
 def strip_special_tokens(text: str) -> str:
     return SPECIAL_TOKEN.sub("", text) if "<|" in text or "</s>" in text else text
 
@@ -121,7 +142,7 @@ def _tags_turns(text: str) -> list[Turn]:
         if observation:
             turns.append(Turn("observation", segment))
             continue
-        queries = (q.strip() for q in _SEARCH.findall(segment))
+        queries = (q.strip() for q in blocks(segment, "search"))
         calls = tuple(ToolCall(SEARCH_TOOL, q) for q in queries if q != TAG_MENTION)
         if segment.strip() or calls:
             turns.append(Turn("assistant", segment, calls))
@@ -148,6 +169,25 @@ def _tools_text_turns(text: str) -> list[Turn]:
         if segment.strip() or calls:
             turns.append(Turn("assistant", segment, calls))
     return turns
+
+
+def rollout_turns(turns: list[dict], protocol: str) -> list[Turn]:
+    """Turns exactly as the rollout engine recorded them (its `turns` column: each model turn's
+    own text, its parsed action and queries, the observation after it), so nothing depends on
+    how a chat template frames tool results or on tags inside observations."""
+    parsed: list[Turn] = []
+    for turn in turns:
+        action, queries = turn.get("action"), turn.get("queries") or []
+        if protocol == "tags":
+            calls: tuple[ToolCall, ...] = tuple(ToolCall(SEARCH_TOOL, q) for q in queries)
+        elif action == "search":
+            calls = tuple(ToolCall(SEARCH_TOOL, q.strip() or None) for q in queries)
+        else:
+            calls = (ToolCall(None, None),) if action == "invalid" else ()
+        parsed.append(Turn("assistant", strip_special_tokens(turn.get("model") or ""), calls))
+        if turn.get("observation"):
+            parsed.append(Turn("observation", strip_special_tokens(turn["observation"])))
+    return parsed
 
 
 def _tools_message_turns(messages: list[dict]) -> list[Turn]:

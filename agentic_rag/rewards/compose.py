@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from agentic_rag.rewards.evidence import answer_in_retrieval_reward, retrieval_recall_reward
 from agentic_rag.rewards.functions import (
     RewardFn,
     exact_match_reward,
@@ -20,7 +21,6 @@ from agentic_rag.rewards.functions import (
     search_budget_penalty,
     sub_exact_match_reward,
 )
-from agentic_rag.rewards.retrieval import answer_in_retrieval_reward, retrieval_recall_reward
 
 
 def compose_rewards(

@@ -23,14 +23,14 @@ from typing import Any
 from agentic_rag.rewards.completion import (
     TAG_MENTION,
     Turn,
+    blocks,
     check_protocol,
     content_text,
     infer_protocol,
     parse_turns,
+    without_blocks,
 )
 
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
-_THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.DOTALL)
 _SENTENCE_END = re.compile(r"[.!?:\n]")
 
 
@@ -48,13 +48,14 @@ def _example_echo(prompt: str) -> re.Pattern | None:
     """A pattern for verbatim copies of the prompt's answer examples: each `<answer>` block of the
     prompt with the words that introduce it in its sentence ("For example, <answer> Beijing
     </answer>"), white space free. Cached: a GRPO batch repeats each prompt G times."""
-    snippets = []
-    for match in _ANSWER.finditer(prompt):
-        if match.group(1).strip() == TAG_MENTION:
+    snippets, pos = [], 0
+    for content in blocks(prompt, "answer"):
+        start = prompt.index(f"<answer>{content}</answer>", pos)
+        pos = start + len(f"<answer>{content}</answer>")
+        if content.strip() == TAG_MENTION:
             continue
-        before = prompt[: match.start()]
-        sentence_start = max((m.end() for m in _SENTENCE_END.finditer(before)), default=0)
-        words = prompt[sentence_start : match.end()].split()
+        sentence_start = max((m.end() for m in _SENTENCE_END.finditer(prompt[:start])), default=0)
+        words = prompt[sentence_start:pos].split()
         snippets.append(r"\s*".join(re.escape(w) for w in words))
     return re.compile("|".join(snippets)) if snippets else None
 
@@ -63,7 +64,7 @@ def _answer_blocks(text: str, prompt: str) -> list[str]:
     echo = _example_echo(prompt) if "<answer>" in prompt else None
     if echo is not None:
         text = echo.sub(" ", text)
-    return [b.strip() for b in _ANSWER.findall(text) if b.strip() != TAG_MENTION]
+    return [b.strip() for b in blocks(text, "answer") if b.strip() != TAG_MENTION]
 
 
 def final_answer(turns: list[Turn], protocol: str, prompt: str = "") -> str | None:
@@ -78,8 +79,14 @@ def final_answer(turns: list[Turn], protocol: str, prompt: str = "") -> str | No
         return blocks[0]
     if blocks or protocol == "tags" or "<answer>" in final.text or "</answer>" in final.text:
         return None
-    plain = _THINK.sub("", final.text).strip()
+    plain = without_blocks(final.text, "think").strip()
     return plain or None
+
+
+def turn_answer(text: str, protocol: str, prompt: str = "") -> str | None:
+    """The answer in one model turn's own text, by the rules above. The rollout engine reads
+    every answering turn this way, from the tokens the model generated in it."""
+    return final_answer([Turn("assistant", text)], protocol, prompt)
 
 
 def extract_answer(completion: Any, protocol: str | None = None, prompt: Any = None) -> str | None:

@@ -16,8 +16,14 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from agentic_rag.rewards.completion import check_protocol, infer_protocol, parse_turns
-from agentic_rag.rewards.extraction import extract_answer, final_answer, prompt_text
+from agentic_rag.rewards.completion import (
+    Turn,
+    check_protocol,
+    infer_protocol,
+    parse_turns,
+    rollout_turns,
+)
+from agentic_rag.rewards.extraction import extract_answer
 from agentic_rag.rewards.grammar import check_format, check_tools
 from agentic_rag.rewards.scoring import (
     as_aliases,
@@ -73,14 +79,30 @@ def gold_aliases(value: Any) -> list[str] | None:
 
 
 def predictions(completions: list, kwargs: dict[str, Any]) -> list[str | None]:
-    """The final answer of each completion (see extraction.py), using the `protocol` and
-    `prompts` columns when present."""
+    """The final answer of each completion: the rollout's own reading of its final turn (the
+    `final_answer` column agentic_rag's rollouts fill), else extraction.py's reading of the
+    text, using the `protocol` and `prompts` columns when present."""
     n = len(completions)
+    if kwargs.get("final_answer") is not None:
+        return optional_column(kwargs, "final_answer", n)
     protocols = optional_column(kwargs, "protocol", n)
     prompts = optional_column(kwargs, "prompts", n)
     return [
         extract_answer(c, p, pr) for c, p, pr in zip(completions, protocols, prompts, strict=True)
     ]
+
+
+def completion_turns(completion: Any, protocol: str, recorded: list[dict] | None) -> list[Turn]:
+    """The rollout's recorded turns (`turns` column) when there are some, else the text's."""
+    return rollout_turns(recorded, protocol) if recorded else parse_turns(completion, protocol)
+
+
+def is_well_formed(completion: Any, protocol: str, recorded: list[dict] | None) -> bool:
+    """`protocol`'s grammar: tags reads the text (observations are opaque blocks in it), tools
+    the turns (recorded by the rollout when available)."""
+    if protocol == "tags":
+        return check_format(completion, "tags")[0]
+    return check_tools(completion_turns(completion, protocol, recorded))[0]
 
 
 @lru_cache(maxsize=8192)
@@ -146,14 +168,25 @@ def sub_exact_match_reward(completions: list, **kwargs: Any) -> list[float | Non
     return _answer_reward(completions, kwargs, guarded_sub_exact_match, "sub_exact_match_reward")
 
 
-def format_reward(protocol: str) -> RewardFn:
-    """A reward of 1.0 for completions that follow `protocol`'s grammar (grammar.py), else 0.0."""
-    check_protocol(protocol)
+def format_reward(protocol: str | None = None) -> RewardFn:
+    """A reward of 1.0 for completions that follow their protocol's grammar (grammar.py), else
+    0.0. The protocol is `protocol`, or per sample the `protocol` column our rollouts fill
+    (inferred from the completion when neither is there)."""
+    if protocol is not None:
+        check_protocol(protocol)
 
     def reward(completions: list, **kwargs: Any) -> list[float | None]:
-        return [float(check_format(c, protocol)[0]) for c in completions]
+        n = len(completions)
+        protocols = optional_column(kwargs, "protocol", n)
+        recorded = optional_column(kwargs, "turns", n)
+        return [
+            float(is_well_formed(c, protocol or p or infer_protocol(c), r))
+            for c, p, r in zip(completions, protocols, recorded, strict=True)
+        ]
 
-    reward.__name__ = reward.__qualname__ = f"format_reward_{protocol}"
+    reward.__name__ = reward.__qualname__ = (
+        f"format_reward_{protocol}" if protocol else "format_reward"
+    )
     return reward
 
 
@@ -186,25 +219,22 @@ def make_search_r1_format_reward(
         n = len(completions)
         golds = column(kwargs, "answers", n, "search_r1_format_reward")
         protocols = optional_column(kwargs, "protocol", n)
-        prompts = optional_column(kwargs, "prompts", n)
+        recorded = optional_column(kwargs, "turns", n)
+        answers = predictions(completions, kwargs)
         rewards: list[float | None] = []
-        for completion, gold, protocol, prompt in zip(
-            completions, golds, protocols, prompts, strict=True
+        for completion, gold, protocol, turns_seen, answer in zip(
+            completions, golds, protocols, recorded, answers, strict=True
         ):
             aliases = gold_aliases(gold)
             if aliases is None:
                 rewards.append(None)
                 continue
-            protocol = protocol or infer_protocol(completion)
-            turns = parse_turns(completion, protocol)
-            answer = final_answer(turns, protocol, prompt_text(prompt))
             if answer is None or not normalize_answer(answer):
                 rewards.append(0.0)
                 continue
-            # tools: reuse the parsed turns; tags: the grammar reads the raw text
-            valid = (
-                check_tools(turns) if protocol == "tools" else check_format(completion, "tags")
-            )[0]
+            protocol = protocol or infer_protocol(completion)
+            turns = completion_turns(completion, protocol, turns_seen)
+            valid = is_well_formed(completion, protocol, turns_seen)
             if exact_match_score(answer, aliases):
                 rewards.append(1.0 if valid else 1.0 - structure_format_score)
             elif valid and retrieval_score:

@@ -19,9 +19,11 @@ from typing import Any
 from agentic_rag.rewards.completion import (
     SPECIAL_TOKEN,
     Turn,
+    blocks,
     check_protocol,
     content_text,
     parse_turns,
+    without_blocks,
 )
 
 _TAG = re.compile(r"(</?(?:think|search|information|answer)>)")
@@ -38,8 +40,6 @@ _TRANSITIONS = {
     ("in_answer", "</answer>"): "end",
 }
 _INSIDE = frozenset({"in_think", "in_search", "in_information", "in_answer"})
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
-_THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 _FOREIGN_TAG = re.compile(r"</?(?:search|information)>")
 
 
@@ -92,20 +92,20 @@ def _check_final_tools_turn(turn: Turn) -> tuple[bool, str]:
     text = turn.text  # special tokens are already gone (parse_turns)
     if turn.calls or "<tool_call>" in text:
         return False, "the last turn calls a tool instead of answering"
-    blocks = _ANSWER.findall(text)
-    if len(blocks) > 1:
+    answers = blocks(text, "answer")
+    if len(answers) > 1:
         return False, "more than one <answer> block"
-    if blocks:
+    if answers:
         if text.count("<answer>") != 1 or text.count("</answer>") != 1:
             return False, "unbalanced <answer> tags"
         if text[text.index("</answer>") + len("</answer>") :].strip():
             return False, "text after </answer>"
-        if not blocks[0].strip():
+        if not answers[0].strip():
             return False, "empty <answer> block"
         return True, "valid"
     if "<answer>" in text or "</answer>" in text:
         return False, "unbalanced <answer> tags"
-    if not _THINK.sub("", text).strip():
+    if not without_blocks(text, "think").strip():
         return False, "the last turn is empty"
     return True, "valid"
 

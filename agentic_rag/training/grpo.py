@@ -1,30 +1,30 @@
-"""GRPO with TRL's GRPOTrainer: our multi-turn rollouts plugged in through `rollout_func`."""
+"""GRPO on TRL's GRPOTrainer with multi-turn search rollouts, top to bottom: the dataset, the
+reward functions, the `rollout_func`, and the trainer.
+
+`make_rollout_func` is also the entry point for your own TRL script:
+
+    rollout_func = make_rollout_func("indexes/hotpotqa", tokenizer, protocol="tags")
+    GRPOTrainer(model=..., args=GRPOConfig(...), reward_funcs=[exact_match_reward],
+                train_dataset=dataset, processing_class=tokenizer, rollout_func=rollout_func)
+"""
 
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
-from agentic_rag.backends.hf import HFBackend
+from agentic_rag.backends.base import Sampling
 from agentic_rag.data.qa import QAExample
-from agentic_rag.protocols import Protocol, make_protocol
-from agentic_rag.rollout import RolloutEngine, SearchTool
-from agentic_rag.training.config import Recipe, RewardSpec
-from agentic_rag.training.trl_adapter import generation_model, make_rollout_func
+from agentic_rag.models import resolve_model
+from agentic_rag.protocols import Protocol, ProtocolConfig, make_protocol
+from agentic_rag.recipe import Recipe, RewardSpec, save_recipe
+from agentic_rag.rollout import RolloutConfig, RolloutEngine, Trajectory, summarize
+from agentic_rag.search import RetrieverConfig, SearchTool, load_search_tool
+from agentic_rag.training import trl_adapter
+from agentic_rag.training.samples import SampleWriter
 
 logger = logging.getLogger(__name__)
-
-
-def build_reward_funcs(specs: list[RewardSpec], protocol: str) -> list:
-    """Recipe `rewards:` -> functions for GRPOTrainer (TRL logs each under its `__name__` and
-    sums them with `reward_weights`); `format` defaults to the recipe's protocol."""
-    from agentic_rag.rewards import build_reward
-
-    defaults = {"format": {"protocol": protocol}}
-    return [build_reward(s.name, **{**defaults.get(s.name, {}), **s.args}) for s in specs]
 
 
 def to_dataset(examples: list[QAExample]):
@@ -47,22 +47,107 @@ def to_dataset(examples: list[QAExample]):
     )
 
 
-def engine_factory(search: SearchTool, protocol: Protocol, recipe: Recipe):
-    """`engine_for(trainer)`: an engine generating with the trainer's current policy."""
+def build_reward_funcs(specs: tuple[RewardSpec, ...]) -> list:
+    """Recipe `rewards:` -> functions for GRPOTrainer (TRL logs each under its `__name__` and
+    sums them with `reward_weights`, which the recipe derives from the same specs)."""
+    from agentic_rag.rewards import build_reward
 
-    @contextmanager
-    def engine_for(trainer):
-        if trainer.args.use_vllm:
-            from agentic_rag.backends.vllm import VLLMBackend
+    return [build_reward(s.name, **s.args) for s in specs]
 
-            backend = VLLMBackend.from_trainer(trainer.vllm_generation)
-            yield RolloutEngine(backend, search, protocol, recipe.rollout)
-            return
-        with generation_model(trainer) as model:
-            backend = HFBackend(model, protocol.tokenizer)
-            yield RolloutEngine(backend, search, protocol, recipe.rollout)
 
-    return engine_for
+REWARD_FIELDS = (
+    "queries",
+    "retrieved_ids",
+    "retrieved_titles",
+    "retrieved_texts",
+    "num_searches",
+    "num_invalid",
+    "num_search_errors",
+    "num_turns",
+    "finish_reason",
+    "final_answer",
+)
+"""Per-trajectory fields passed to reward functions as keyword arguments."""
+
+
+def rollout_output(trajectories: list[Trajectory], protocol: str, tokenizer) -> dict[str, list]:
+    """The dict TRL's rollout_func contract asks for, plus reward fields (`turns`: each turn's
+    own text, action and observation, so rewards never re-split decoded text); shapes asserted
+    here because TRL broadcasts mismatched log-prob lengths silently."""
+    for t in trajectories:
+        n = len(t.completion_ids)
+        if not (len(t.logprobs) == len(t.env_mask) == n > 0):
+            raise AssertionError(
+                f"rollout produced misaligned trajectory: {n} ids, {len(t.logprobs)} logprobs, "
+                f"{len(t.env_mask)} mask entries"
+            )
+    out: dict[str, list] = {
+        "prompt_ids": [t.prompt_ids for t in trajectories],
+        "completion_ids": [t.completion_ids for t in trajectories],
+        "logprobs": [t.logprobs for t in trajectories],
+        "env_mask": [t.env_mask for t in trajectories],
+        "protocol": [protocol] * len(trajectories),
+    }
+    for name in REWARD_FIELDS:
+        out[name] = [getattr(t, name) for t in trajectories]
+    out["turns"] = [t.describe_turns(tokenizer) for t in trajectories]
+    return out
+
+
+def make_rollout_func(
+    search: RetrieverConfig | str | SearchTool,
+    tokenizer,
+    protocol: str | ProtocolConfig | Protocol = "tags",
+    rollout: RolloutConfig | None = None,
+    sampling: Sampling | None = None,
+    on_rollout: Callable[[list[dict]], None] | None = None,
+):
+    """A `rollout_func(prompts, trainer)` for GRPOTrainer: multi-turn search rollouts with the
+    trainer's current policy (its model, or TRL's vLLM engine with `use_vllm`), sampled with the
+    trainer's `temperature`/`top_p`/`top_k`.
+
+    `search`: an index folder, a retrieval server URL, a `RetrieverConfig` or any object with
+    `search_batch`. `protocol`: "tags", "tools", a `ProtocolConfig` or a built `Protocol`.
+    `rollout`: the budgets (default `RolloutConfig()`).
+    `sampling`: None follows the trainer (the loss's temperature); set it only to measure
+    something else (the benchmarks' greedy rollouts). `on_rollout` receives one record per
+    trajectory (question, turns, answer, finish reason, searches) after each rollout.
+    `prompts` are the dataset's questions, already repeated `num_generations` times by TRL.
+    """
+    tool = load_search_tool(search)
+    rollout = rollout or RolloutConfig()
+    if isinstance(protocol, str):
+        protocol = ProtocolConfig(name=protocol)
+    if isinstance(protocol, ProtocolConfig):
+        protocol = make_protocol(tokenizer, protocol)
+
+    def rollout_func(prompts: list, trainer) -> dict:
+        with trl_adapter.trainer_backend(trainer, tokenizer) as backend:
+            engine = RolloutEngine(backend, tool, protocol, rollout)
+            drawn = sampling or trl_adapter.sampling(trainer)
+            trajectories = engine.run([str(p) for p in prompts], drawn)
+        stats = summarize(trajectories)
+        stats["completion_tokens_per_trajectory"] = sum(
+            len(t.completion_ids) for t in trajectories
+        ) / max(len(trajectories), 1)
+        trl_adapter.log_metrics(trainer, stats)
+        out = rollout_output(trajectories, protocol.name, tokenizer)
+        if on_rollout is not None:
+            on_rollout(
+                [
+                    {
+                        "question": str(question),
+                        "turns": turns,
+                        "final_answer": t.final_answer,
+                        "finish_reason": t.finish_reason,
+                        "num_searches": t.num_searches,
+                    }
+                    for question, t, turns in zip(prompts, trajectories, out["turns"], strict=True)
+                ]
+            )
+        return out
+
+    return rollout_func
 
 
 def train_grpo(
@@ -72,36 +157,43 @@ def train_grpo(
     resume: bool = False,
     callbacks: list | None = None,
 ):
-    """Runs GRPO and saves the final policy to `output_dir`; returns the trainer."""
+    """Runs GRPO and saves the final policy (with its recipe) to OUTPUT_DIR/final; returns the
+    trainer."""
     from transformers import AutoTokenizer
     from trl import GRPOTrainer, get_peft_config
 
-    args = recipe.grpo
-    args.max_completion_length = recipe.rollout.max_completion_tokens
-    if recipe.model.dtype and recipe.model.dtype != "auto":
-        args.model_init_kwargs = {**(args.model_init_kwargs or {}), "dtype": recipe.model.dtype}
-    tokenizer = AutoTokenizer.from_pretrained(recipe.model.model_name_or_path)
-    protocol = make_protocol(tokenizer, recipe.protocol)
-    out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "recipe.yaml").write_text(yaml.safe_dump(recipe.source, sort_keys=False))
-
+    model = resolve_model(recipe.model.model_name_or_path)  # a folder, hub id or known name
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    out = Path(recipe.grpo.output_dir)
+    save_recipe(recipe, out)
+    samples = SampleWriter(
+        recipe.samples,
+        out,
+        recipe.grpo.num_generations,
+        list(recipe.grpo.reward_weights),
+        {e.question: list(e.answers) for e in train_examples},
+    )
     trainer = GRPOTrainer(
-        model=recipe.model.model_name_or_path,
-        reward_funcs=build_reward_funcs(recipe.rewards, recipe.protocol.name),
-        args=args,
+        model=model,
+        reward_funcs=build_reward_funcs(recipe.rewards),
+        args=recipe.grpo,
         train_dataset=to_dataset(train_examples),
         processing_class=tokenizer,
         peft_config=get_peft_config(recipe.model),
-        rollout_func=make_rollout_func(engine_factory(search, protocol, recipe), protocol.name),
-        callbacks=callbacks,
+        rollout_func=make_rollout_func(
+            search, tokenizer, recipe.protocol, recipe.rollout, on_rollout=samples.remember
+        ),
+        callbacks=[*(callbacks or []), samples],
     )
+    samples.trainer = trainer
     checkpoint = resume and _last_checkpoint(out)
     if resume and not checkpoint:
         logger.warning("--resume: no checkpoint in %s, starting from scratch", out)
     trainer.train(resume_from_checkpoint=checkpoint or None)
-    trainer.save_model(str(out / "final"))
-    tokenizer.save_pretrained(str(out / "final"))
+    final = out / "final"
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(str(final))
+    save_recipe(recipe, final)
     return trainer
 
 

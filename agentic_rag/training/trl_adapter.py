@@ -1,76 +1,110 @@
-"""Everything that touches TRL's GRPOTrainer internals, in one place.
+"""Every use of GRPOTrainer internals, in one place.
 
-`rollout_func` is TRL's (experimental) hook; the trainer attributes used here are private or
-semi-private (`_metrics`, `vllm_generation`, `model_wrapped`). tests/training/test_trl_adapter.py
-fails loudly if an upgrade moves them.
+`rollout_func` is TRL's public (experimental) hook, used in `grpo.py`. What this module reaches
+into is private or semi-private and may move in a TRL release; `TRAINER_ATTRIBUTES` lists it,
+and tests/training/test_trl_adapter.py fails loudly when an upgrade moves any of it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from agentic_rag.rollout import RolloutEngine, Trajectory, summarize
+from agentic_rag.backends.base import GenerationBackend, Sampling
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is our supported path
 
-TRAINER_ATTRIBUTES = ("_metrics", "model_wrapped", "accelerator", "processing_class", "args")
-"""GRPOTrainer attributes this adapter reads; checked by the upgrade test."""
-
-REWARD_FIELDS = (
-    "queries",
-    "retrieved_ids",
-    "retrieved_titles",
-    "retrieved_texts",
-    "num_searches",
-    "num_invalid",
-    "num_search_errors",
-    "num_turns",
-    "finish_reason",
-    "final_answer",
+TRAINER_ATTRIBUTES = (
+    "_metrics",
+    "_logs",
+    "model_wrapped",
+    "accelerator",
+    "args",
+    "vllm_generation",
 )
-"""Per-trajectory fields passed to reward functions as keyword arguments."""
+"""GRPOTrainer attributes read here (`vllm_generation` only when `use_vllm`)."""
 
 
-def rollout_output(trajectories: list[Trajectory], protocol: str) -> dict[str, list]:
-    """The dict TRL's rollout_func contract asks for, plus reward fields; shapes asserted here
-    because TRL broadcasts mismatched log-prob lengths silently."""
-    for t in trajectories:
-        n = len(t.completion_ids)
-        if not (len(t.logprobs) == len(t.env_mask) == n > 0):
-            raise AssertionError(
-                f"rollout produced misaligned trajectory: {n} ids, {len(t.logprobs)} logprobs, "
-                f"{len(t.env_mask)} mask entries"
+def sampling(trainer) -> Sampling:
+    """The trainer's sampling settings: the same temperature its loss divides logits by."""
+    args = trainer.args
+    return Sampling(args.temperature, args.top_p, args.top_k or 0)
+
+
+def check_generation_setup(trainer) -> None:
+    """Refuses, before the first rollout, the set-ups where per-turn generation would deadlock or
+    silently diverge across processes, naming the ones that work.
+
+    A multi-turn rollout makes a data-dependent number of generation calls per process (a
+    process whose questions are all answered stops early). That is fine when each call is local:
+    one process, DDP, ZeRO-3 with parameters gathered for generation (the default), vLLM
+    colocate without tensor parallelism. It is not when a call is a collective: FSDP and ZeRO-3
+    without gathering shard the weights inside every forward pass, TRL's vLLM server client
+    lives on the main process only, and colocated tensor parallelism gathers prompts across
+    its group."""
+    from accelerate.utils import DistributedType
+
+    args, accelerator = trainer.args, trainer.accelerator
+    processes = accelerator.num_processes
+    supported = (
+        "Supported: one process; several processes with DDP, or with ZeRO-3 and "
+        "ds3_gather_for_generation: true (the default), or with use_vllm and vllm_mode: colocate "
+        "(vllm_tensor_parallel_size: 1)."
+    )
+    if args.use_vllm:
+        if args.vllm_mode == "server" and processes > 1:
+            raise ValueError(
+                f"vllm_mode: server with {processes} training processes: TRL's vLLM client "
+                "exists on the main process only and multi-turn rollouts generate per turn. "
+                + supported
             )
-    out: dict[str, list] = {
-        "prompt_ids": [t.prompt_ids for t in trajectories],
-        "completion_ids": [t.completion_ids for t in trajectories],
-        "logprobs": [t.logprobs for t in trajectories],
-        "env_mask": [t.env_mask for t in trajectories],
-        "protocol": [protocol] * len(trajectories),
-    }
-    for name in REWARD_FIELDS:
-        out[name] = [getattr(t, name) for t in trajectories]
-    return out
+        if args.vllm_mode == "colocate" and args.vllm_tensor_parallel_size > 1:
+            raise ValueError(
+                "vllm_tensor_parallel_size > 1 in colocate mode: the tensor-parallel group would "
+                "have to generate every turn together. " + supported
+            )
+        return
+    kind = accelerator.distributed_type
+    zero3 = kind == DistributedType.DEEPSPEED and accelerator.state.deepspeed_plugin.zero_stage == 3
+    if processes > 1 and (
+        kind == DistributedType.FSDP or (zero3 and not args.ds3_gather_for_generation)
+    ):
+        raise ValueError(
+            "the transformers backend with FSDP, or ZeRO-3 with ds3_gather_for_generation: false, "
+            "shards the policy inside every forward pass, so all processes would have to make "
+            "the same generation calls, which multi-turn rollouts cannot promise. Use vLLM "
+            "(use_vllm: true, vllm_mode: colocate) or ZeRO-3 with ds3_gather_for_generation: "
+            "true. " + supported
+        )
 
 
 @contextmanager
-def generation_model(trainer):
-    """The policy unwrapped for `generate` (DDP/DeepSpeed/FSDP aware), as TRL does internally."""
+def trainer_backend(trainer, tokenizer) -> Iterator[GenerationBackend]:
+    """A backend generating with the trainer's current policy: TRL's vLLM engine (weights synced
+    by TRL before each rollout) or the policy unwrapped for `generate` (DDP/DeepSpeed aware, as
+    TRL does internally; parameters gathered, so no call is a collective: `synced_gpus` off)."""
+    check_generation_setup(trainer)
+    if trainer.args.use_vllm:
+        from agentic_rag.backends.vllm import VLLMBackend
+
+        yield VLLMBackend.from_trainer(trainer.vllm_generation, eos_ids=(tokenizer.eos_token_id,))
+        return
     import torch
     from trl.models import unwrap_model_for_generation
+
+    from agentic_rag.backends.hf import HFBackend
 
     with (
         unwrap_model_for_generation(
             trainer.model_wrapped,
             trainer.accelerator,
             gather_deepspeed3_params=trainer.args.ds3_gather_for_generation,
+            gradient_checkpointing_kwargs=trainer.args.gradient_checkpointing_kwargs,
         ) as model,
         torch.no_grad(),
     ):
-        yield model
+        yield HFBackend(model, tokenizer, synced_gpus=False)
 
 
 def log_metrics(trainer, stats: dict[str, float]) -> None:
@@ -80,20 +114,9 @@ def log_metrics(trainer, stats: dict[str, float]) -> None:
         trainer._metrics[mode][f"rollout/{key}"].append(value)
 
 
-def make_rollout_func(
-    engine_for: Callable[[Any], AbstractContextManager[RolloutEngine]], protocol: str
-) -> Callable[[list, Any], dict]:
-    """A `rollout_func(prompts, trainer)` running our engine with the trainer's current policy.
-
-    `prompts` are the questions (the dataset's `prompt` column), already repeated
-    `num_generations` times by TRL; `engine_for(trainer)` yields an engine whose backend
-    generates with the trainer's model (transformers) or its vLLM engine.
-    """
-
-    def rollout_func(prompts: list, trainer) -> dict:
-        with engine_for(trainer) as engine:
-            trajectories = engine.run([str(p) for p in prompts])
-        log_metrics(trainer, summarize(trajectories))
-        return rollout_output(trajectories, protocol)
-
-    return rollout_func
+def last_scores(trainer) -> tuple[list, dict[str, list[float]], list[float]]:
+    """(prompts, {reward name: values}, advantages) of the last generation batch, every process
+    gathered in rank order: what TRL keeps for its completions table (`log_completions`)."""
+    logs = trainer._logs
+    rewards = {name: list(values) for name, values in logs["rewards"].items()}
+    return list(logs["prompt"]), rewards, list(logs["advantages"])

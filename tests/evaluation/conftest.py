@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agentic_rag.evaluation.records import Prediction
+from agentic_rag.evaluation.predictions import Prediction
 
 
 def _prediction(**overrides: Any) -> Prediction:
@@ -47,7 +47,7 @@ def make_prediction() -> Callable[..., Prediction]:
 def tiny_policy(hotpot_subset, tmp_path_factory):
     """An untrained tiny Qwen2 policy whose tokenizer was trained on the HotpotQA subset: the
     harness's invariants (files, metrics, recall, resume) do not depend on answer quality."""
-    from agentic_rag.tiny import TinyModelConfig, save_tiny
+    from agentic_rag.offline.tiny_model import TinyModelConfig, save_tiny
 
     texts = [q["question"] for q in hotpot_subset.questions]
     out = tmp_path_factory.mktemp("tiny_policy")

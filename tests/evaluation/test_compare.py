@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from agentic_rag.evaluation.compare import compare_runs, format_comparison, paired_bootstrap
-from agentic_rag.evaluation.records import PredictionWriter
+from agentic_rag.evaluation.predictions import PredictionWriter
 
 
 def write_run(path, make_prediction, correct: list[bool], dataset="nq", mode="agentic", ids=None):

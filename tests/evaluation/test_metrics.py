@@ -9,12 +9,12 @@ import pytest
 from agentic_rag.evaluation.metrics import (
     ModeMetrics,
     aggregate,
+    prediction_recall,
     read_metrics,
     score_answer,
-    supporting_recall,
     write_metrics,
 )
-from agentic_rag.evaluation.records import PredictionWriter, read_predictions
+from agentic_rag.evaluation.predictions import PredictionWriter, read_predictions
 from retriever_index.metrics import recall_at_k
 from retriever_index.retriever import Hit
 
@@ -27,19 +27,19 @@ def test_score_answer_uses_the_reward_scorers():
     assert score_answer(None, ["Paris"]) == score_answer("", ["Paris"]) == type(scores)(0, 0, 0)
 
 
-def test_supporting_recall_by_id_then_title(make_prediction):
+def test_prediction_recall_by_id_then_title(make_prediction):
     by_title = make_prediction(
         supporting_titles=["A", "B"],
         retrieved_ids=["1", "2", "3"],
         retrieved_titles=["B", "C", "B"],
     )
-    assert supporting_recall(by_title) == 0.5
+    assert prediction_recall(by_title) == 0.5
     by_id = make_prediction(
         supporting_ids=["2", "9"], supporting_titles=["B"], retrieved_titles=["B", "C"]
     )
     assert by_id.retrieved_ids == ["10", "11"]
-    assert supporting_recall(by_id) == 0.0  # ids win over titles when the dataset has them
-    assert supporting_recall(make_prediction(supporting_titles=[])) is None
+    assert prediction_recall(by_id) == 0.0  # ids win over titles when the dataset has them
+    assert prediction_recall(make_prediction(supporting_titles=[])) is None
 
 
 def test_naive_recall_equals_retriever_index_recall_at_k(make_prediction):
@@ -90,6 +90,8 @@ def test_aggregate_by_hand(make_prediction):
         questions_per_s=3 / (4.0 / 2 + 4.0 / 2 + 1.0 / 1),  # batches of 2 and 1: 5 s of wall time
         recall=0.5,  # question 1 found "Paris", question 3 did not, question 2 has no gold
         recall_n=2,
+        invalid_action_share=0.0,
+        answered_share=1.0,  # every record's finish_reason is "answer"
     )
     direct = results["hotpotqa"]["direct"]
     assert (direct.recall, direct.recall_n, direct.questions_per_s) == (None, 0, None)

@@ -209,3 +209,21 @@ def test_nothing_listening(tokenizer):
     with pytest.raises(OpenAICompatError, match=r"after 2 attempts; last error: ConnectError.*"):
         backend.generate([[1]], SamplingParams(max_new_tokens=4))
     assert backend.generate([], SamplingParams(max_new_tokens=4)) == []
+
+
+def test_a_turn_the_model_ended_keeps_its_end_of_turn_token(server, tokenizer):
+    """Servers drop the end-of-turn token from the text; the tools protocol's next frame follows
+    it, so the backend puts it back (and only then: not after a stop string or the cap)."""
+    chat = tokenizer.__class__(tokenizer_object=tokenizer.backend_tokenizer, eos_token="<|im_end|>")
+    eos = chat.eos_token_id
+    prompt = [chat.encode("x y", add_special_tokens=False)]
+    with make_backend(server.url, chat) as backend:
+        (ended,) = backend.generate(prompt, SamplingParams(max_new_tokens=64, temperature=0.0))
+        (stopped,) = backend.generate(
+            prompt, SamplingParams(max_new_tokens=64, temperature=0.0, stop=("</answer>",))
+        )
+        (cut,) = backend.generate(prompt, SamplingParams(max_new_tokens=3, temperature=0.0))
+    assert ended.finish_reason == "eos" and ended.token_ids[-1] == eos
+    assert chat.decode(ended.token_ids[:-1]) == continuation("x y")
+    assert stopped.finish_reason == "stop" and stopped.token_ids[-1] != eos
+    assert cut.finish_reason == "length" and eos not in cut.token_ids

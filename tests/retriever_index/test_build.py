@@ -255,3 +255,35 @@ def test_missing_corpus_and_file_out(tiny_corpus, tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(BuildError, match="is a file; choose a folder path"):
         build_index(_config(tiny_corpus, tmp_path / "f"))
+
+
+@pytest.mark.parametrize("kind", ["dense", "bm25", "hybrid"])
+def test_a_failed_build_leaves_no_build_folder_behind(tiny_records, jsonl, tmp_path, kind):
+    """Bad input found before any encoding: nothing worth resuming, so nothing is kept."""
+    from retriever_index.bm25 import build_bm25
+    from retriever_index.hybrid import build_hybrid
+
+    bad = jsonl("bad.jsonl", tiny_records[:3] + ['{"id": "x", "text": "\\ud800"}'])
+    out = tmp_path / "idx"
+    with pytest.raises(CorpusError, match=r"bad\.jsonl:4: \"text\" is not valid Unicode"):
+        if kind == "bm25":
+            build_bm25(bad, out)
+        elif kind == "hybrid":
+            build_hybrid(_config(bad, out))
+        else:
+            build_index(_config(bad, out))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl"]
+
+
+def test_failed_ivf_training_keeps_the_shards_for_a_resume_with_another_factory(
+    tiny_corpus, tmp_path, monkeypatch, capsys
+):
+    with pytest.raises(BuildError, match="fewer IVF"):
+        build_index(_config(tiny_corpus, tmp_path / "idx", index_type="IVF64,Flat"))
+    work = tmp_path / ".idx.building"
+    assert f"finished shards are kept in {work}: re-run with --resume" in capsys.readouterr().err
+    monkeypatch.setattr(
+        Encoder, "encode_passages", lambda *a: pytest.fail("resume re-encoded finished shards")
+    )
+    build_index(_config(tiny_corpus, tmp_path / "idx", index_type="IVF2,Flat", resume=True))
+    assert Manifest.read(tmp_path / "idx").factory == "IVF2,Flat" and not work.exists()

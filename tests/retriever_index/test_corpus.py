@@ -7,6 +7,7 @@ import tracemalloc
 
 import pytest
 
+from retriever_index.base import IndexCorruptError
 from retriever_index.corpus import CorpusError, DocStore, Passage, file_sha256, ingest, read_corpus
 
 
@@ -60,6 +61,27 @@ def test_malformed_lines_name_file_and_line(jsonl, tmp_path, lines, message):
         ingest(path, tmp_path / "docs.sqlite", progress=False)
 
 
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"id": "1", "text": "a\\ud800b"}', r'c\.jsonl:2: "text" is not valid Unicode text: '
+         r"character 1 is a lone surrogate"),
+        ('{"id": "1", "title": "\\udfff", "text": "x"}', r'c\.jsonl:2: "title" is not valid'),
+        ('{"id": "\\ud83d", "text": "x"}', r'c\.jsonl:2: "id" is not valid Unicode text'),
+        ('{"id": "1", "contents": "\\"T\\"\\n\\ud800"}', r'c\.jsonl:2: "text" is not valid'),
+        ("[" * 100_000 + "]" * 100_000, r"c\.jsonl:2: JSON nested too deeply to parse"),
+        ('{"id": "1", "text": ' + "[" * 100_000 + "]" * 100_000 + "}", r"c\.jsonl:2: JSON nested"),
+    ],
+    ids=["surrogate-text", "surrogate-title", "surrogate-id", "surrogate-contents", "deep", "deep-in"],
+)  # fmt: skip
+def test_hostile_lines_name_file_and_line(jsonl, tmp_path, line, message):
+    """JSON escapes can carry lone surrogates, which SQLite and tokenizers cannot take; deep
+    nesting exhausts the parser's recursion. Both are the line's fault, reported with file:line."""
+    path = jsonl("c.jsonl", ['{"id": "0", "text": "fine"}', line])
+    with pytest.raises(CorpusError, match=message):
+        ingest(path, tmp_path / "docs.sqlite", progress=False)
+
+
 def test_invalid_utf8_names_line(tmp_path):
     path = tmp_path / "c.jsonl"
     path.write_bytes(b'{"id": "1", "text": "ok"}\n{"id": "2", "text": "\xff"}\n')
@@ -109,7 +131,8 @@ def test_store_lookups_by_id_and_row(tiny_corpus, tiny_records, tmp_path):
     # rows keep the caller's order and repeats (FAISS can return the same row for two queries)
     assert [p.id for p in docs.rows([3, 0, 3])] == ["d3", "d0", "d3"]
     assert [p.id for p in docs.slice(2, 5)] == ["d2", "d3", "d4"]
-    with pytest.raises(IndexError, match="not in"):
+    # a row the index knows but the store lacks is a damaged folder, never a bare IndexError
+    with pytest.raises(IndexCorruptError, match=r"lacks rows \[24\].*index verify"):
         docs.rows([len(tiny_records)])
 
 

@@ -10,6 +10,7 @@ import faiss
 import numpy as np
 import pytest
 
+from retriever_index.base import QueryError
 from retriever_index.encoder import Encoder, Prefixes
 from retriever_index.manifest import IndexLoadError
 from retriever_index.retriever import Hit, Retriever
@@ -156,11 +157,39 @@ def test_checksum_mismatch(index_copy):
         Retriever.load(index_copy)
 
 
+def test_unencodable_query_is_refused_by_position(retriever):
+    """A lone surrogate breaks the tokenizer deep inside the batch; it is refused up front."""
+    with pytest.raises(QueryError, match=r"query 1 is not valid Unicode text: character 2 is a"):
+        retriever.search_batch(["red planet", "ab\ud800"], 2)
+
+
+def test_errors_return_isolates_bad_queries(retriever, tiny_queries):
+    good = [q for q, _ in tiny_queries[:3]]
+    batch = [good[0], "\udfff", good[1], "   ", 7, good[2], good[0]]
+    found = retriever.search_batch(batch, 2, errors="return")
+    assert isinstance(found[1], QueryError) and "query 1 is not valid Unicode" in str(found[1])
+    assert isinstance(found[3], QueryError) and "query 3 is empty" in str(found[3])
+    assert isinstance(found[4], TypeError) and "query 4 is int, expected str" in str(found[4])
+    alone = retriever.search_batch(good, 2)
+    for got, want in zip([found[0], found[2], found[5], found[6]], [*alone, alone[0]], strict=True):
+        assert [h.id for h in got] == [h.id for h in want]
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        retriever.search_batch(good, 0, errors="return")  # a bad k is the caller's, not a query's
+    with pytest.raises(ValueError, match='errors must be "raise" or "return"'):
+        retriever.search_batch(good, 2, errors="ignore")
+
+
 def test_index_vector_count_mismatch(index_copy):
     small = faiss.IndexFlatIP(384)
     small.add(np.eye(3, 384, dtype=np.float32))
     faiss.write_index(small, str(index_copy / "index.faiss"))
-    with pytest.raises(IndexLoadError, match="holds 3 vectors but the manifest says 24 passages"):
+    with pytest.raises(IndexLoadError, match=r"index\.faiss is \d+ bytes, the build wrote \d+"):
+        Retriever.load(index_copy)  # the manifest's checksums catch it first
+    _edit_manifest(index_copy, files=None)  # an index built before checksums: the loader's check
+    with (
+        pytest.warns(UserWarning, match="records no file checksums"),
+        pytest.raises(IndexLoadError, match="holds 3 vectors but the manifest says 24 passages"),
+    ):
         Retriever.load(index_copy)
 
 

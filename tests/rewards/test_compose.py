@@ -86,7 +86,17 @@ def test_registry_errors_name_the_problem():
     with pytest.raises(ValueError, match="does not accept arguments"):
         build_reward("exact_match", protocol="tags")
     with pytest.raises(ValueError, match="does not accept arguments"):
-        build_reward("format")
+        build_reward("search_budget")  # max_searches is required
+
+
+def test_format_reward_reads_each_samples_protocol_column():
+    """No special case: a recipe's `format` reward follows the rollout's `protocol` column."""
+    reward = build_reward("format")
+    tags_ok = "<think>x</think>\n<answer>Paris</answer>"
+    tools_ok = '<tool_call>\n{"name": "search", "arguments": {"query": "q"}}\n</tool_call>'
+    tools_ok += "<tool_response>\nDoc 1\n</tool_response>\n<answer>Paris</answer>"
+    assert reward([tags_ok, tools_ok], protocol=["tags", "tools"]) == [1.0, 1.0]
+    assert reward([tools_ok], protocol=["tags"]) == [0.0]  # a tool call is not tags grammar
 
 
 def test_import_needs_no_torch():

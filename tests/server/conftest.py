@@ -120,7 +120,7 @@ def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server for {url} exited with code {proc.returncode}")
         try:
-            if httpx.get(f"{url}/health", timeout=2.0).status_code == 200:
+            if httpx.get(f"{url}/health", timeout=2.0).status_code in (200, 401):  # 401: keyed
                 return
         except httpx.TransportError:
             pass
@@ -129,12 +129,17 @@ def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 
 
 
 class ThreadServer:
-    """uvicorn in a daemon thread of this process: fast start, for API-level tests."""
+    """uvicorn in a daemon thread of this process, run as `serve` runs it (same protocol and
+    timeouts): fast start, for API-level tests."""
 
     def __init__(self, app, port: int):
         import uvicorn
 
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        from retriever_index.server import ServerConfig
+        from retriever_index.server.main import uvicorn_options
+
+        options = uvicorn_options(ServerConfig())
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
         self.server = uvicorn.Server(config)
         self.url = f"http://127.0.0.1:{port}"
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +57,41 @@ def test_hybrid_build_refuses_a_missing_reranker_before_encoding(tmp_path, capsy
 def test_serve_refuses_a_folder_that_is_not_an_index(tmp_path, capsys):
     assert main(["index", "serve", str(tmp_path / "nope"), "--port", "1"]) == 2
     assert "index folder not found" in capsys.readouterr().err
+
+
+def test_api_key_on_the_command_line_is_warned_about(tmp_path, capsys):
+    nope = str(tmp_path / "nope")
+    assert main(["index", "serve", nope, "--port", "1", "--api-key", "s3cret"]) == 2
+    err = capsys.readouterr().err
+    assert "warning: --api-key shows the key to every user of this machine in `ps`" in err
+    assert "$RETRIEVER_API_KEY or pass --api-key-file" in err
+    key_file = tmp_path / "key"
+    key_file.write_text("s3cret\n")
+    argv = ["index", "serve", nope, "--api-key", "a", "--api-key-file", str(key_file)]
+    assert main(argv) == 2
+    assert "give the API key once" in capsys.readouterr().err
+    key_file.write_text("\n")
+    assert main(["index", "serve", nope, "--api-key-file", str(key_file)]) == 2
+    assert "is empty; put the key on line 1" in capsys.readouterr().err
+
+
+def test_api_key_file_and_env_keep_the_key_out_of_ps(bm25_index, tmp_path, svc, monkeypatch):
+    import httpx
+
+    from retriever_index.client import RemoteRetriever
+
+    key_file = tmp_path / "key"
+    key_file.write_text("from-a-file\n")
+    for flags, key, env in [
+        (["--api-key-file", str(key_file)], "from-a-file", None),
+        ([], "from-the-env", "from-the-env"),
+    ]:
+        if env:
+            monkeypatch.setenv("RETRIEVER_API_KEY", env)  # the server process inherits it
+        with svc.ServerProcess(bm25_index, None, *flags) as server:
+            cmdline = (Path("/proc") / str(server.proc.pid) / "cmdline").read_bytes()
+            assert key.encode() not in cmdline
+            assert httpx.get(f"{server.url}/health").status_code == 401
+            with RemoteRetriever(server.url, api_key=key) as client:
+                assert client.health()["status"] == "ok"
+        monkeypatch.delenv("RETRIEVER_API_KEY", raising=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -103,3 +104,33 @@ def test_frozen_server_times_out_then_recovers(bm25_index, bm25, queries, svc):
         finally:
             os.kill(server.proc.pid, signal.SIGCONT)
         assert client.search(queries[2], 2) == bm25.search(queries[2], 2)
+
+
+def test_default_client_rides_out_a_restart(bm25_index, bm25, queries, svc, down_s: float = 4.0):
+    """Default settings, server killed and back `down_s` s later (plus its start-up time): the
+    call in flight waits it out. The old default (3 retries, 0.5 s backoff: 3.5 s) did not."""
+    server = svc.ServerProcess(bm25_index).start()
+    client = RemoteRetriever(server.url)
+    assert client.search(queries[3], 3) == bm25.search(queries[3], 3)
+    server.kill()
+    restarter = threading.Timer(down_s, server.start)
+    restarter.start()
+    started = time.monotonic()
+    try:
+        assert client.search(queries[3], 3) == bm25.search(queries[3], 3)
+        assert time.monotonic() - started > down_s
+    finally:
+        restarter.join()
+        server.kill()
+
+
+def test_the_retry_budget_is_time_based(svc):
+    """Nothing listens: attempts go on, further and further apart, until the budget is spent."""
+    client = RemoteRetriever(f"http://127.0.0.1:{svc.free_port()}", retry_budget=1.5, backoff=0.1)
+    started = time.monotonic()
+    with pytest.raises(RetrievalError, match=r"failed after (\d+) attempts: ConnectError") as info:
+        client.search("anything", 3)
+    elapsed = time.monotonic() - started
+    assert 0.5 < elapsed < 1.5 + 2  # no attempt starts after the budget
+    assert int(re.search(r"after (\d+) attempts", str(info.value)).group(1)) >= 4
+    assert info.value.status is None

@@ -90,3 +90,21 @@ def test_reranker_must_be_a_local_folder(hybrid_index, tmp_path):
     (copy / HYBRID_FILE).write_text(json.dumps({"reranker": "cross-encoder/ms-marco-MiniLM"}))
     with pytest.raises(ValueError, match="is not a local folder"):
         Retriever.load(copy)
+
+
+def test_hybrid_checksums_cover_both_halves_but_not_the_editable_settings(hybrid_index, tmp_path):
+    import shutil
+
+    from retriever_index.manifest import IndexLoadError
+
+    files = Manifest.read(hybrid_index).files
+    assert {"docs.sqlite", "index.faiss"} <= set(files) and HYBRID_FILE not in files
+    assert any(name.startswith("bm25/") for name in files)
+    copy = tmp_path / "h"
+    shutil.copytree(hybrid_index, copy)
+    (copy / HYBRID_FILE).write_text('{"rrf_k": 60, "depth":')
+    with pytest.raises(IndexLoadError, match=r"hybrid\.json is not valid fusion settings"):
+        Retriever.load(copy)
+    (copy / HYBRID_FILE).write_text(json.dumps({"rrf_k": 10, "surprise": 1}))
+    with pytest.raises(IndexLoadError, match=r"unexpected keyword argument 'surprise'"):
+        Retriever.load(copy)

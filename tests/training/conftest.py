@@ -1,78 +1,19 @@
-"""A small offline world for rollout and training tests, built once per session:
-fictional KB -> MiniLM index -> tiny Qwen2 model + tokenizer (untrained)."""
+"""Helpers for rollout and training tests (the tiny world fixtures live in tests/conftest.py)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from pathlib import Path
-
-import pytest
 
 from agentic_rag.backends.base import Generation, SamplingParams
 
 
-@dataclass
-class TinyWorld:
-    root: Path
-    corpus: Path
-    train: Path
-    test: Path
-    index: Path
-    model: Path
-
-
-@pytest.fixture(scope="session")
-def tiny_world(tmp_path_factory) -> TinyWorld:
-    from agentic_rag.data.synthetic import SyntheticKBConfig, generate_kb, iter_texts, write_kb
-    from agentic_rag.tiny import TinyModelConfig, save_tiny
-    from retriever_index.build import BuildConfig, build_index
-
-    root = tmp_path_factory.mktemp("tiny_world")
-    kb = generate_kb(
-        0,
-        SyntheticKBConfig(
-            num_countries=4,
-            num_cities=12,
-            num_companies=10,
-            num_people=40,
-            num_train_questions=64,
-            num_test_questions=16,
-        ),
-    )
-    paths = write_kb(kb, root / "kb")
-    build_index(BuildConfig(corpus=str(paths["corpus"]), out=str(root / "index")))
-    texts = [*iter_texts(kb), "Answer the given question. <search> <answer> <information>"]
-    save_tiny(
-        texts,
-        root / "model",
-        TinyModelConfig(vocab_size=600, hidden_size=64, intermediate_size=128),
-    )
-    return TinyWorld(
-        root, paths["corpus"], paths["train"], paths["test"], root / "index", root / "model"
-    )
-
-
-@pytest.fixture(scope="session")
-def tokenizer(tiny_world):
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(tiny_world.model)
-
-
-@pytest.fixture(scope="session")
-def retriever(tiny_world):
-    from retriever_index import Retriever
-
-    return Retriever.load(tiny_world.index)
-
-
 class ScriptedBackend:
     """Stands in for the policy with fixed turn texts per prompt, so the engine, protocols and
-    retriever run for real on known model output. Honours stop strings and token caps like a
-    real backend; counts calls."""
+    retriever run for real on known model output. Honours stop strings and token caps and
+    reports how each turn ended like a real backend (a turn that is neither stopped nor ended
+    by EOS was cut at the cap); counts calls."""
 
     def __init__(self, tokenizer, scripts: dict[tuple[int, ...], list[str]]):
         self.tokenizer = tokenizer
+        self.eos = tokenizer.eos_token_id
         self.scripts = {k: list(v) for k, v in scripts.items()}
         self.calls = 0
         self.batch_sizes: list[int] = []
@@ -84,9 +25,12 @@ class ScriptedBackend:
         for ids in prompts:
             key = next(k for k in self.scripts if tuple(ids[: len(k)]) == k)
             text = self.scripts[key].pop(0)
-            for stop in params.stop:
-                if stop in text:
-                    text = text[: text.index(stop) + len(stop)]
-            new = self.tokenizer.encode(text, add_special_tokens=False)[: params.max_new_tokens]
-            out.append(Generation(new, [-1.0] * len(new), "stop"))
+            stopped = [text.index(s) + len(s) for s in params.stop if s in text]
+            if stopped:
+                text = text[: min(stopped)]
+            new = self.tokenizer.encode(text, add_special_tokens=False)
+            finish = "stop" if stopped else "eos" if new[-1:] == [self.eos] else "length"
+            if len(new) > params.max_new_tokens:
+                new, finish = new[: params.max_new_tokens], "length"
+            out.append(Generation(new, [-1.0] * len(new), finish))
         return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import subprocess
@@ -14,10 +13,9 @@ import torch
 import yaml
 
 from agentic_rag.data.qa import load_qa
-from agentic_rag.retrieval import load_search_tool
-from agentic_rag.training.config import parse_recipe
+from agentic_rag.recipe import parse_recipe
+from agentic_rag.search import load_search_tool
 from agentic_rag.training.grpo import train_grpo
-from agentic_rag.training.trl_adapter import TRAINER_ATTRIBUTES
 
 
 def _raw_recipe(tiny_world, out: Path, protocol: str, **top) -> dict:
@@ -35,8 +33,8 @@ def _raw_recipe(tiny_world, out: Path, protocol: str, **top) -> dict:
         "save_steps": 1,
         "model_name_or_path": str(tiny_world.model),
         "retriever": {"index": str(tiny_world.index)},
-        "protocol": {"name": protocol, "topk": 2, "max_obs_tokens": 64},
-        "rollout": {"max_turns": 2, "max_turn_tokens": 12, "max_completion_tokens": 96},
+        "protocol": {"name": protocol, "max_obs_tokens": 64},
+        "rollout": {"max_turns": 2, "max_turn_tokens": 12, "max_completion_tokens": 96, "topk": 2},
         "rewards": [{"name": "exact_match"}, {"name": "format", "weight": 0.1}],
         **top,
     }
@@ -52,20 +50,16 @@ def _train(raw: dict, tiny_world, resume: bool = False):
 def test_two_grpo_steps(tiny_world, tmp_path, protocol, monkeypatch):
     from transformers import AutoModelForCausalLM
 
-    from agentic_rag.training import grpo
+    from agentic_rag.rewards import REWARDS
 
     # An untrained policy never answers correctly, so EM alone gives zero advantages and no
     # update; a length reward varies within every group and must move the weights.
-    build = grpo.build_reward_funcs
+    def length_reward(completions, **kwargs):
+        return [float(len(c)) for c in completions]
 
-    def with_length_reward(specs, protocol):
-        def length_reward(completions, **kwargs):
-            return [float(len(c)) for c in completions]
-
-        return [*build(specs, protocol), length_reward]
-
-    monkeypatch.setattr(grpo, "build_reward_funcs", with_length_reward)
-    raw = _raw_recipe(tiny_world, tmp_path, protocol, reward_weights=[1.0, 0.1, 0.01])
+    monkeypatch.setitem(REWARDS, "length", lambda: length_reward)
+    raw = _raw_recipe(tiny_world, tmp_path, protocol, samples={"every_steps": 1, "groups": 1})
+    raw["rewards"].append({"name": "length", "weight": 0.01})
     trainer = _train(raw, tiny_world)
     assert trainer.state.global_step == 2
     logs = {k for row in trainer.state.log_history for k in row}
@@ -91,38 +85,24 @@ def test_two_grpo_steps(tiny_world, tmp_path, protocol, monkeypatch):
         "GRPO did not update the policy"
     )
     assert yaml.safe_load((tmp_path / "recipe.yaml").read_text())["protocol"]["name"] == protocol
-
-
-def test_trl_internals_this_adapter_relies_on():
-    """Fails loudly when a TRL upgrade moves what trl_adapter.py reaches into."""
-    from trl import GRPOTrainer
-    from trl.models import unwrap_model_for_generation  # noqa: F401
-
-    assert "rollout_func" in inspect.signature(GRPOTrainer.__init__).parameters
-    source = inspect.getsource(GRPOTrainer)
-    assert 'extra_fields.pop("env_mask"' in source, "TRL no longer reads env_mask from rollout_func"
-    assert "self._metrics" in source and "self.vllm_generation" in source
-
-
-def test_trainer_exposes_adapter_attributes(tiny_world, tmp_path):
-    from datasets import Dataset
-    from trl import GRPOTrainer
-
-    from agentic_rag.training.trl_adapter import make_rollout_func
-
-    recipe = parse_recipe(_raw_recipe(tiny_world, tmp_path, "tags", max_steps=1))
-    trainer = GRPOTrainer(
-        model=str(tiny_world.model),
-        reward_funcs=[lambda completions, **kw: [0.0] * len(completions)] * 2,
-        args=recipe.grpo,
-        train_dataset=Dataset.from_list([{"prompt": "q"}] * 8),
-        rollout_func=make_rollout_func(lambda t: None, "tags"),
-    )
-    for name in TRAINER_ATTRIBUTES:
-        assert hasattr(trainer, name), f"GRPOTrainer has no {name!r} any more"
-    trainer._metrics["train"]["rollout/x"].append(
-        1.0
-    )  # defaultdict of lists, as log_metrics assumes
+    saved = yaml.safe_load((tmp_path / "final" / "recipe.yaml").read_text())
+    assert saved["rollout"] == raw["rollout"]  # eval and ask default to the training budgets
+    # One whole group per step, paired with the rewards and advantages TRL computed for it.
+    for step in (1, 2):
+        rows = [
+            json.loads(line)
+            for line in (tmp_path / "trajectories" / f"step_{step:06d}.jsonl")
+            .read_text()
+            .splitlines()
+        ]
+        assert [r["sample"] for r in rows] == [0, 1, 2, 3] and {r["group"] for r in rows} == {0}
+        assert len({r["question"] for r in rows}) == 1 and rows[0]["answers"]
+        assert set(rows[0]["rewards"]) == {"exact_match_reward", "format_reward", "length_reward"}
+        assert all(r["turns"] and r["turns"][0]["model"] for r in rows)
+        totals, advantages = [r["reward"] for r in rows], [r["advantage"] for r in rows]
+        assert abs(sum(advantages)) < 1e-4  # group-relative: centred within the group
+        for a, b in ((a, b) for a in range(4) for b in range(4) if totals[a] < totals[b] - 1e-6):
+            assert advantages[a] < advantages[b]  # TRL's advantage follows our weighted total
 
 
 def test_resume_continues_the_same_run(tiny_world, tmp_path):

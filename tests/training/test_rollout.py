@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from agentic_rag.backends.base import Sampling
 from agentic_rag.protocols import ProtocolConfig, make_protocol
 from agentic_rag.protocols.tags import INVALID_ACTION_MESSAGE
 from agentic_rag.rollout import RolloutConfig, RolloutEngine
@@ -40,7 +41,7 @@ def _spans(ids, mask):
 
 
 def test_tags_env_mask_covers_exactly_observations(tokenizer, retriever, tiny_world):
-    protocol = make_protocol(tokenizer, ProtocolConfig(name="tags", topk=2))
+    protocol = make_protocol(tokenizer, ProtocolConfig(name="tags"))
     rows = _questions(tiny_world, 3)
     turns = {
         0: [
@@ -53,7 +54,7 @@ def test_tags_env_mask_covers_exactly_observations(tokenizer, retriever, tiny_wo
     scripts = {tuple(protocol.prompt_ids(r["question"])): turns[i] for i, r in enumerate(rows)}
     backend = ScriptedBackend(tokenizer, scripts)
     search = CountingSearch(retriever)
-    engine = RolloutEngine(backend, search, protocol, RolloutConfig(max_turns=4))
+    engine = RolloutEngine(backend, search, protocol, RolloutConfig(max_turns=4, topk=2))
     trajs = engine.run([r["question"] for r in rows])
 
     searched, invalid, direct = trajs
@@ -78,7 +79,7 @@ def test_tags_env_mask_covers_exactly_observations(tokenizer, retriever, tiny_wo
 
 
 def test_tools_env_mask_covers_exactly_tool_messages(tokenizer, retriever, tiny_world):
-    protocol = make_protocol(tokenizer, ProtocolConfig(name="tools", topk=2))
+    protocol = make_protocol(tokenizer, ProtocolConfig(name="tools"))
     rows = _questions(tiny_world, 2)
     q = rows[0]["hops"][0]["query"]
     call = (
@@ -91,7 +92,7 @@ def test_tools_env_mask_covers_exactly_tool_messages(tokenizer, retriever, tiny_
         tuple(protocol.prompt_ids(rows[1]["question"])): ["plain answer<|im_end|>"],
     }
     engine = RolloutEngine(
-        ScriptedBackend(tokenizer, scripts), retriever, protocol, RolloutConfig()
+        ScriptedBackend(tokenizer, scripts), retriever, protocol, RolloutConfig(topk=2)
     )
     t, plain = engine.run([r["question"] for r in rows])
     spans = _spans(t.completion_ids, t.env_mask)
@@ -130,7 +131,7 @@ def test_tools_env_mask_covers_exactly_tool_messages(tokenizer, retriever, tiny_
 
 
 def test_one_generate_and_one_search_per_turn(tokenizer, retriever, tiny_world):
-    protocol = make_protocol(tokenizer, ProtocolConfig(name="tags", topk=3))
+    protocol = make_protocol(tokenizer, ProtocolConfig(name="tags"))
     rows = _questions(tiny_world, 6)
     scripts = {
         tuple(protocol.prompt_ids(r["question"])): [
@@ -141,7 +142,7 @@ def test_one_generate_and_one_search_per_turn(tokenizer, retriever, tiny_world):
     }
     backend = ScriptedBackend(tokenizer, scripts)
     search = CountingSearch(retriever)
-    engine = RolloutEngine(backend, search, protocol, RolloutConfig(max_turns=4))
+    engine = RolloutEngine(backend, search, protocol, RolloutConfig(max_turns=4, topk=3))
     trajs = engine.run([r["question"] for r in rows])
     turns = max(t.num_turns for t in trajs)
     assert backend.calls == turns
@@ -151,7 +152,7 @@ def test_one_generate_and_one_search_per_turn(tokenizer, retriever, tiny_world):
 
 
 def test_malformed_actions_become_counted_error_observations(tokenizer, retriever, tiny_world):
-    tags = make_protocol(tokenizer, ProtocolConfig(name="tags", max_query_chars=40))
+    tags = make_protocol(tokenizer, ProtocolConfig(name="tags"))
     rows = _questions(tiny_world, 3)
     scripts = {
         tuple(tags.prompt_ids(rows[0]["question"])): ["<search>   </search>", "<answer>a</answer>"],
@@ -163,11 +164,11 @@ def test_malformed_actions_become_counted_error_observations(tokenizer, retrieve
     }
     search = CountingSearch(retriever)
     empty, long, broken = RolloutEngine(
-        ScriptedBackend(tokenizer, scripts), search, tags, RolloutConfig()
+        ScriptedBackend(tokenizer, scripts), search, tags, RolloutConfig(max_query_chars=40)
     ).run([r["question"] for r in rows])
     assert search.calls == 0  # nothing invalid reaches the retriever
-    assert "Search error: empty search query" in tokenizer.decode(empty.completion_ids)
-    assert "too long (100 characters, limit 40)" in tokenizer.decode(long.completion_ids)
+    assert "Search error: search query is empty" in tokenizer.decode(empty.completion_ids)
+    assert "has 100 characters; the limit is 40" in tokenizer.decode(long.completion_ids)
     assert INVALID_ACTION_MESSAGE in tokenizer.decode(broken.completion_ids)
     assert [t.num_invalid for t in (empty, long, broken)] == [1, 1, 1]
 
@@ -192,7 +193,7 @@ def test_malformed_actions_become_counted_error_observations(tokenizer, retrieve
     texts = [tokenizer.decode(t.completion_ids) for t in trajs]
     assert "Error: malformed tool call" in texts[0]
     assert "Error: unknown tool 'browse'" in texts[1]
-    assert "Error: search query must be a string" in texts[2]
+    assert "Error: search query is int, expected str" in texts[2]
     assert all(t.num_invalid == 1 and t.final_answer == "ok" for t in trajs)
 
 
@@ -216,12 +217,12 @@ def test_failed_retrieval_becomes_error_observation(tokenizer, tiny_world):
 
 
 def test_budgets_are_enforced_before_generation(tokenizer, retriever, tiny_world):
-    protocol = make_protocol(tokenizer, ProtocolConfig(name="tags", topk=3))
+    protocol = make_protocol(tokenizer, ProtocolConfig(name="tags"))
     row = _questions(tiny_world, 1)[0]
     q = row["hops"][0]["query"]
     scripts = {tuple(protocol.prompt_ids(row["question"])): [f"<search>{q}</search>"] * 10}
     backend = ScriptedBackend(tokenizer, scripts)
-    (t,) = RolloutEngine(backend, retriever, protocol, RolloutConfig(max_turns=3)).run(
+    (t,) = RolloutEngine(backend, retriever, protocol, RolloutConfig(max_turns=3, topk=3)).run(
         [row["question"]]
     )
     assert t.finish_reason == "max_turns" and t.num_turns == 3
@@ -239,16 +240,17 @@ def test_hf_logprobs_match_a_fresh_forward_pass(tokenizer, retriever, tiny_world
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(tiny_world.model).eval()
-    protocol = make_protocol(tokenizer, ProtocolConfig(name="tags", topk=2))
+    protocol = make_protocol(tokenizer, ProtocolConfig(name="tags"))
     rows = _questions(tiny_world, 4)
-    cfg = RolloutConfig(max_turns=2, max_turn_tokens=24, temperature=0.7)
+    cfg = RolloutConfig(max_turns=2, max_turn_tokens=24, topk=2)
+    sampling = Sampling(temperature=0.7)
     trajs = RolloutEngine(HFBackend(model, tokenizer), retriever, protocol, cfg).run(
-        [r["question"] for r in rows]
+        [r["question"] for r in rows], sampling
     )
     for t in trajs:
         ids = torch.tensor([t.prompt_ids + t.completion_ids])
         with torch.no_grad():
-            logits = model(ids).logits[0, len(t.prompt_ids) - 1 : -1] / cfg.temperature
+            logits = model(ids).logits[0, len(t.prompt_ids) - 1 : -1] / sampling.temperature
         ref = torch.log_softmax(logits.float(), -1).gather(-1, ids[0, len(t.prompt_ids) :, None])[
             :, 0
         ]
@@ -298,11 +300,11 @@ def test_hf_cache_reuse_matches_fresh_prefill(tokenizer, retriever, tiny_world):
             return None  # generate's own concatenating cache
 
     model = AutoModelForCausalLM.from_pretrained(tiny_world.model).eval()
-    protocol = make_protocol(tokenizer, ProtocolConfig(name="tags", topk=2))
+    protocol = make_protocol(tokenizer, ProtocolConfig(name="tags"))
     questions = [r["question"] for r in _questions(tiny_world, 3) for _ in range(2)]
-    cfg = RolloutConfig(max_turns=3, max_turn_tokens=24)
+    cfg = RolloutConfig(max_turns=3, max_turn_tokens=24, topk=2)
     runs = [
-        RolloutEngine(backend(model, tokenizer), retriever, protocol, cfg).run(questions, True)
+        RolloutEngine(backend(model, tokenizer), retriever, protocol, cfg).run(questions)
         for backend in (HFBackend, FreshPrefill)
     ]
     assert max(t.num_turns for t in runs[0]) == 3

@@ -1,0 +1,47 @@
+"""The one place a generation backend is built from a checkpoint (evaluation, the offline
+pipeline, `ask`, benchmarks). Training generates with the trainer's own policy instead
+(`training.trl_adapter.trainer_backend`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from agentic_rag.backends.base import GenerationBackend
+
+BackendKind = Literal["hf", "vllm", "openai"]
+BACKENDS: tuple[str, ...] = ("hf", "vllm", "openai")
+
+
+def load_backend(
+    kind: str,
+    model: str,
+    tokenizer,
+    *,
+    device: str | None = None,
+    base_url: str | None = None,
+) -> GenerationBackend:
+    """`hf`: transformers on `device` (default cuda when available); `vllm`: an in-process
+    `vllm.LLM`; `openai`: an OpenAI-compatible `/completions` server at `base_url` serving
+    `model` (evaluation only: see backends/openai_compat.py)."""
+    if kind not in BACKENDS:
+        raise ValueError(f"unknown backend {kind!r}; choose one of {', '.join(BACKENDS)}")
+    if kind == "openai":
+        from agentic_rag.backends.openai_compat import OpenAICompatBackend, OpenAICompatConfig
+
+        if not base_url:
+            raise ValueError("backend openai needs a base URL, e.g. http://127.0.0.1:8000/v1")
+        return OpenAICompatBackend(OpenAICompatConfig(base_url=base_url, model=model), tokenizer)
+    if kind == "vllm":
+        from vllm import LLM
+
+        from agentic_rag.backends.vllm import VLLMBackend
+
+        return VLLMBackend(llm=LLM(model=model, tokenizer=tokenizer.name_or_path))
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from agentic_rag.backends.hf import HFBackend
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    policy = AutoModelForCausalLM.from_pretrained(model, dtype="auto").to(device)
+    return HFBackend(policy, tokenizer)

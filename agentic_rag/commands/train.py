@@ -1,0 +1,82 @@
+"""`agentic-rag train --config RECIPE.yaml [key=value ...]`."""
+
+from __future__ import annotations
+
+import argparse
+
+from agentic_rag.commands.recipe_args import OVERRIDES_HELP
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a search agent with GRPO from a recipe",
+        description="Train with GRPO (TRL). Recipes with an `offline:` section run the built-in "
+        "offline pipeline (KB -> index -> tiny model -> SFT -> GRPO -> eval). Also: "
+        "`agentic-rag train view OUTPUT_DIR [-o FILE]`, an HTML browser of the trajectory "
+        "groups sampled during training beside the curves.",
+    )
+    p.add_argument("--config", required=True, help="recipe YAML (see recipes/)")
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the last checkpoint in output_dir"
+    )
+    p.add_argument("--seed", type=int, help="overrides the recipe's seed")
+    p.add_argument("--output-dir", help="overrides the recipe's output_dir")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=OVERRIDES_HELP)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    from agentic_rag.recipe import load_recipe
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    values = {}
+    if args.seed is not None:
+        values["seed"] = args.seed
+    if args.output_dir:
+        values["output_dir"] = args.output_dir
+    recipe = load_recipe(args.config, list(args.overrides), values)
+    _set_threads(recipe)
+    _warn_cpu_bf16(recipe)
+    if recipe.offline is not None:
+        from agentic_rag.offline.pipeline import run_offline
+
+        run_offline(recipe, resume=args.resume)
+        return 0
+    from pathlib import Path
+
+    from agentic_rag.pipeline import train_and_evaluate, write_summary
+    from agentic_rag.search import load_search_tool
+
+    summary, log_history = train_and_evaluate(
+        recipe, load_search_tool(recipe.retriever), resume=args.resume
+    )
+    write_summary(summary, log_history, Path(recipe.grpo.output_dir))
+    return 0
+
+
+def _set_threads(recipe) -> None:
+    """One torch thread per process when several share a CPU (docs/training.md: far faster)."""
+    import os
+
+    import torch
+
+    if recipe.grpo.use_cpu and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        torch.set_num_threads(1)
+
+
+def _warn_cpu_bf16(recipe) -> None:
+    """TRL turns bf16 on by default; on a CPU without native bf16 that autocast is emulated."""
+    import logging
+
+    import torch
+
+    on_cpu = recipe.grpo.use_cpu or not torch.cuda.is_available()
+    if on_cpu and recipe.grpo.bf16:
+        logging.getLogger(__name__).warning(
+            "bf16=true on CPU: autocast to bfloat16 is emulated on CPUs without native bf16"
+            " (many times slower than float32: docs/training.md); pass bf16=false unless this"
+            " CPU has AVX512-BF16 or AMX"
+        )

@@ -1,0 +1,146 @@
+"""Answers questions in one of three modes with the training rollout engine, greedily.
+
+- direct: one turn, no retrieval;
+- naive: one batched retrieval with the question, passages in the prompt, one turn;
+- agentic: the multi-turn search loop used in training.
+All three go through `RolloutEngine`, so budgets, parsing and answer extraction are identical.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+
+from tqdm.auto import tqdm
+
+from agentic_rag.backends.base import GREEDY, GenerationBackend, Sampling
+from agentic_rag.data.qa import QAExample
+from agentic_rag.evaluation.metrics import score_answer
+from agentic_rag.evaluation.predictions import Prediction, PredictionWriter
+from agentic_rag.protocols import ProtocolConfig, make_protocol
+from agentic_rag.protocols.base import format_passages
+from agentic_rag.rollout import RolloutConfig, RolloutEngine, Trajectory
+from agentic_rag.search import SearchTool
+
+MODES = ("direct", "naive", "agentic")
+_ANSWER_FORMAT = (
+    "Provide only the answer inside <answer> and </answer>, without detailed illustrations. "
+    "For example, <answer> Beijing </answer>."
+)
+DIRECT_TEMPLATE = f"Answer the given question directly. {_ANSWER_FORMAT} Question: {{question}}\n"
+NAIVE_TEMPLATE = (
+    f"Answer the given question using the documents below. {_ANSWER_FORMAT}\n"
+    "Documents:\n{documents}Question: {question}\n"
+)
+
+
+@dataclasses.dataclass
+class ModeRunner:
+    """Everything needed to answer questions; one instance serves every mode and dataset."""
+
+    backend: GenerationBackend
+    tokenizer: object
+    search: SearchTool | None
+    protocol: ProtocolConfig
+    rollout: RolloutConfig
+    batch_size: int = 32
+    sampling: Sampling = GREEDY
+    """Greedy for evaluation; `ask --temperature` samples."""
+
+    def engine(self, mode: str) -> RolloutEngine:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+        if mode != "direct" and self.search is None:
+            raise ValueError(
+                f"mode {mode!r} needs a retriever: pass --index DIR or --retriever-url"
+            )
+        if mode == "agentic":
+            return RolloutEngine(
+                self.backend,
+                self.search,
+                make_protocol(self.tokenizer, self.protocol),
+                self.rollout,
+            )
+        # One answer turn; the runner writes the whole user message (documents included).
+        protocol = make_protocol(
+            self.tokenizer, dataclasses.replace(self.protocol, template="{question}")
+        )
+        return RolloutEngine(
+            self.backend, self.search, protocol, dataclasses.replace(self.rollout, max_turns=1)
+        )
+
+    def run(
+        self,
+        mode: str,
+        examples: list[QAExample],
+        writer: PredictionWriter | None = None,
+        progress: bool = True,
+    ) -> list[Prediction]:
+        engine = self.engine(mode)
+        predictions: list[Prediction] = []
+        bar = tqdm(total=len(examples), desc=f"{mode}", unit="q", disable=not progress)
+        for batch in _chunks(examples, self.batch_size):
+            start = time.perf_counter()
+            hits = None
+            if mode == "naive":
+                hits = self.search.search_batch([e.question for e in batch], self.rollout.topk)
+                prompts = [
+                    NAIVE_TEMPLATE.format(documents=format_passages(h), question=e.question)
+                    for e, h in zip(batch, hits, strict=True)
+                ]
+            elif mode == "direct":
+                prompts = [DIRECT_TEMPLATE.format(question=e.question) for e in batch]
+            else:
+                prompts = [e.question for e in batch]
+            trajectories = engine.run(prompts, self.sampling)
+            elapsed = time.perf_counter() - start
+            for i, (example, t) in enumerate(zip(batch, trajectories, strict=True)):
+                if hits is not None:  # the harness's search counts as the question's one search
+                    t.num_searches, t.queries = 1, [example.question]
+                    t.retrieved_ids = [h.id for h in hits[i]]
+                    t.retrieved_titles = [h.title for h in hits[i]]
+                p = self._prediction(mode, example, t, elapsed, len(batch))
+                predictions.append(p)
+                if writer is not None:
+                    writer.write(p)
+            bar.update(len(batch))
+            bar.set_postfix(q_per_s=f"{bar.n / max(bar.format_dict['elapsed'], 1e-9):.2f}")
+        bar.close()
+        return predictions
+
+    def _prediction(
+        self, mode: str, e: QAExample, t: Trajectory, seconds: float, n: int
+    ) -> Prediction:
+        scores = score_answer(t.final_answer, e.answers)
+        return Prediction(
+            id=e.id,
+            dataset=e.dataset,
+            mode=mode,
+            question=e.question,
+            answers=list(e.answers),
+            prediction=t.final_answer,
+            em=scores.em,
+            sub_em=scores.sub_em,
+            f1=scores.f1,
+            num_searches=t.num_searches,
+            num_turns=t.num_turns,
+            generated_tokens=sum(t.env_mask),
+            latency_s=seconds,
+            batch_size=n,
+            finish_reason=t.finish_reason,
+            num_invalid=t.num_invalid,
+            num_search_errors=t.num_search_errors,
+            queries=list(t.queries),
+            retrieved_ids=list(t.retrieved_ids),
+            retrieved_titles=list(t.retrieved_titles),
+            supporting_ids=list(e.supporting_ids),
+            supporting_titles=list(e.supporting_titles),
+            trajectory=self.tokenizer.decode(t.completion_ids),
+            turns=t.describe_turns(self.tokenizer),
+        )
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

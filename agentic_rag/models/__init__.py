@@ -1,0 +1,19 @@
+"""Model checkpoints from local files: GGUF import and named offline models.
+
+`resolve_model(spec)` turns a model spec (a folder, a hub id or a known name such as
+`smollm2-135m-instruct`) into something `from_pretrained` loads; `import_gguf` converts any GGUF
+whose architecture transformers reads into a plain checkpoint folder. Heavy libraries are
+imported only when a model is built.
+"""
+
+from agentic_rag.models.gguf_import import ModelImportError, import_gguf
+from agentic_rag.models.registry import KNOWN_MODELS, cache_root, model_dir, resolve_model
+
+__all__ = [
+    "KNOWN_MODELS",
+    "ModelImportError",
+    "cache_root",
+    "import_gguf",
+    "model_dir",
+    "resolve_model",
+]

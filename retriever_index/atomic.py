@@ -1,0 +1,70 @@
+"""Write-to-a-temp-name-then-rename, for single files and for whole index folders.
+
+Every builder assembles its index in `.{OUT}.{tag}/` next to OUT and swaps it in with two
+renames, so a failure or kill at any point leaves either the old index or the new one at OUT,
+never a mix. Files are written to `NAME.tmp` and renamed, so a file that exists is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def staging_dir(out: Path, tag: str = "building") -> Path:
+    """Where a build of `out` is assembled: a hidden sibling, so on the same filesystem."""
+    return out.parent / f".{out.name}.{tag}"
+
+
+def fresh_dir(work: Path, why: str = "pass --resume to continue it") -> None:
+    """An empty staging folder; a leftover one is discarded with a message saying `why`."""
+    if work.exists():
+        print(f"discarding unfinished build at {work} ({why})", file=sys.stderr)
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+
+
+@contextmanager
+def removed_on_failure(work: Path, *, keep: Callable[[], bool] = lambda: False) -> Iterator[None]:
+    """Delete the staging folder `work` if the block raises (Ctrl-C included), unless `keep()`
+    says it holds work worth resuming: a failed build never leaves a useless folder behind."""
+    try:
+        yield
+    except BaseException:
+        if not keep():
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temp path to write; on success it replaces `path` in one rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def swap_into_place(work: Path, out: Path) -> None:
+    """Rename the finished folder to OUT. A crash between the two renames leaves OUT absent and
+    the old index whole at `.OUT.previous` (Retriever.load's error says so); never a mix."""
+    previous = staging_dir(out, "previous")
+    if out.exists():
+        if previous.exists():
+            shutil.rmtree(previous)
+        os.rename(out, previous)
+    os.rename(work, out)
+    if previous.exists():
+        shutil.rmtree(previous)
