@@ -237,3 +237,18 @@ def test_mmap_load_does_not_copy_into_anonymous_memory(big_indexes, kind):
     assert m["searched"]["RssFile"] > m["loaded"]["RssFile"]  # searching read mapped pages
     assert grown < in_ram + 24 * 2**20
     assert grown < big_file.stat().st_size / 3
+
+
+def test_verify_reads_the_float16_vectors(tiny_corpus, tmp_path):
+    """`index verify` checks vectors.npy (FAISS cannot reconstruct fast-scan codes; it used to
+    crash the process trying)."""
+    from retriever_index.verify import verify_index
+
+    out = tmp_path / "c"
+    build_compressed(_config(tiny_corpus, out), CompressedConfig(pq_m=8))
+    assert verify_index(out).endswith("3 files match their build checksums")
+    vectors = np.load(out / "vectors.npy")
+    vectors[3, 0] = np.nan
+    np.save(out / "vectors.npy", vectors)
+    with pytest.raises(ValueError, match=r"vectors\.npy has other bytes than the build wrote"):
+        verify_index(out)
