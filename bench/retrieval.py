@@ -23,7 +23,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from retriever_index.build import BuildConfig, _new_index, build_index
+from retriever_index.build import BuildConfig, build_index, new_index
 from retriever_index.encoder import Encoder
 from retriever_index.metrics import recall_at_k
 from retriever_index.retriever import Retriever
@@ -124,7 +124,7 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
         if "PQ" in factory and n < 256:
             print(f"{factory:<16}(skipped: PQ codebooks need >= 256 passages)")
             continue
-        index = _new_index(emb.shape[1], factory)
+        index = new_index(emb.shape[1], factory)
         if not index.is_trained:
             index.train(emb)
         index.add(emb)

@@ -5,7 +5,10 @@ Layout of a build in progress, `.{OUT}.building/` next to OUT:
     build_state.json   what the shards were encoded with; --resume refuses to mix settings
     shards/NNNNN.npy   unit-length float32 embeddings, each written to a temp name then renamed,
                        so a shard that exists is complete
-Only when index.faiss and manifest.json are written is the folder renamed to OUT.
+With --embeddings the vectors come from an existing FAISS Flat file instead of the encoder.
+A writer (the FAISS factory for "dense", retriever_index.compressed for "compressed") trains on
+a sample and adds chunk by chunk; only when its files and manifest.json are written is the
+folder renamed to OUT.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -32,6 +36,7 @@ from retriever_index.atomic import (
 from retriever_index.base import BuildError
 from retriever_index.checksums import seal
 from retriever_index.corpus import CorpusError, DocStore, file_sha256, ingest
+from retriever_index.embeddings import FlatFile, ShardFiles, sample_rows
 from retriever_index.encoder import (
     DEFAULT_ENCODER,
     PREFIX_PRESETS,
@@ -88,10 +93,60 @@ class BuildConfig:
         default=100_000,
         metadata={"help": "passages sampled to train IVF/PQ indexes (FAISS wants >= 39 x nlist)"},
     )
+    embeddings: str | None = field(
+        default=None,
+        metadata={
+            "help": "FAISS Flat index file holding the corpus's embeddings in corpus order (e.g. "
+            "Search-R1's e5_Flat.index): skip encoding; --encoder must be the model that made it"
+        },
+    )
 
 
-def build_index(config: BuildConfig) -> Manifest:
+@dataclass(frozen=True)
+class IndexSpec:
+    """What a writer built: the manifest's kind, factory string and kind-specific params."""
+
+    kind: str
+    factory: str
+    params: dict[str, Any]
+
+
+class IndexWriter(Protocol):
+    def check(self, dim: int, count: int) -> None:
+        """Raise BuildError on settings that cannot work, before any encoding."""
+
+    def write(self, work: Path, source: ShardFiles | FlatFile) -> IndexSpec:
+        """Train on a sample of `source`, add it chunk by chunk, write the index files."""
+
+
+class FactoryWriter:
+    """The "dense" kind: any FAISS index_factory string, filled with the float32 embeddings."""
+
+    def __init__(self, factory: str, train_size: int):
+        self.factory, self.train_size = factory, train_size
+
+    def check(self, dim: int, count: int) -> None:
+        new_index(dim, self.factory)
+
+    def write(self, work: Path, source: ShardFiles | FlatFile) -> IndexSpec:
+        import faiss
+
+        index = new_index(source.dim, self.factory)
+        train_index(index, source, self.train_size, self.factory)
+        with tqdm(total=source.count, unit="passage", desc="indexing") as bar:
+            for chunk in source.chunks():
+                index.add(chunk)
+                bar.update(len(chunk))
+        with atomic_path(work / INDEX_FILE) as tmp:
+            faiss.write_index(index, str(tmp))
+        return IndexSpec(kind="dense", factory=self.factory, params={})
+
+
+def build_index(config: BuildConfig, writer: IndexWriter | None = None) -> Manifest:
     """Build the index described by `config` into config.out and return its manifest.
+
+    `writer` makes the index files from the embeddings (default: FAISS factory
+    `config.index_type`, kind "dense"); corpus, encoding, resume and swap are shared.
 
     A failure removes the build folder, unless it has finished its corpus pass: then it is kept
     (with its encoded shards) for `--resume`, and stderr says so.
@@ -106,8 +161,9 @@ def build_index(config: BuildConfig) -> Manifest:
     prefixes = resolve_prefixes(config.prefix_preset, config.query_prefix, config.passage_prefix)
     work = staging_dir(out)
     previous_state = _open_workdir(work, config.resume)
+    writer = writer or FactoryWriter(config.index_type, config.train_size)
     with removed_on_failure(work, keep=lambda: _kept_for_resume(work)):
-        manifest = _build(work, corpus, config, prefixes, previous_state, started)
+        manifest = _build(work, corpus, config, writer, prefixes, previous_state, started)
     swap_into_place(work, out)
     return manifest
 
@@ -125,6 +181,7 @@ def _build(
     work: Path,
     corpus: Path,
     config: BuildConfig,
+    writer: IndexWriter,
     prefixes: Prefixes,
     previous_state: dict | None,
     started: float,
@@ -139,7 +196,7 @@ def _build(
     encoder = Encoder(
         config.encoder, prefixes=prefixes, batch_size=config.batch_size, device=config.device
     )
-    index = _new_index(encoder.dim, config.index_type)  # fail on a bad factory before encoding
+    writer.check(encoder.dim, count)  # fail on bad index settings before encoding
     state = {
         "corpus_sha256": sha256,
         "count": count,
@@ -159,15 +216,14 @@ def _build(
             "Re-run with the original corpus and settings, or without --resume to start over"
         )
 
-    shards = _encode_shards(work, encoder, count, config.shard_size)
-    _fill_index(index, shards, count, config.train_size, config.index_type)
-
-    import faiss
-
-    with atomic_path(work / INDEX_FILE) as tmp:
-        faiss.write_index(index, str(tmp))
+    if config.embeddings:
+        source: ShardFiles | FlatFile = _flat_embeddings(config.embeddings, count, encoder)
+    else:
+        paths = _encode_shards(work, encoder, count, config.shard_size)
+        source = ShardFiles(paths, count, encoder.dim)
+    spec = writer.write(work, source)
     manifest = Manifest(
-        kind="dense",
+        kind=spec.kind,
         count=count,
         corpus_path=str(corpus),
         corpus_sha256=sha256,
@@ -179,15 +235,30 @@ def _build(
         dim=encoder.dim,
         max_seq_length=encoder.max_seq_length,
         metric="inner_product",
-        factory=config.index_type,
+        factory=spec.factory,
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         build_seconds=round(time.time() - started, 3),
         versions=library_versions(),
+        params=spec.params,
     )
     manifest = seal(work, manifest, exclude=("shards", STATE_FILE))
-    shutil.rmtree(work / "shards")
+    shutil.rmtree(work / "shards", ignore_errors=True)
     (work / STATE_FILE).unlink()
     return manifest
+
+
+def _flat_embeddings(path: str, count: int, encoder: Encoder) -> FlatFile:
+    try:
+        source = FlatFile(path)
+    except ValueError as e:
+        raise BuildError(str(e)) from None
+    if (source.count, source.dim) != (count, encoder.dim):
+        raise BuildError(
+            f"--embeddings {path} holds {source.count} x {source.dim} vectors but the corpus has "
+            f"{count} passages and {encoder.name} makes {encoder.dim}-dim embeddings: pass the "
+            "embeddings of this corpus (same order) and the --encoder that made them"
+        )
+    return source
 
 
 def _open_workdir(work: Path, resume: bool) -> dict | None:
@@ -200,7 +271,7 @@ def _open_workdir(work: Path, resume: bool) -> dict | None:
     return None
 
 
-def _new_index(dim: int, factory: str):
+def new_index(dim: int, factory: str):
     import faiss
 
     try:
@@ -281,33 +352,17 @@ def _write_shard(path: Path, embeddings: np.ndarray) -> None:
         np.save(f, embeddings)
 
 
-def _fill_index(index, shards: list[Path], count: int, train_size: int, factory: str) -> None:
-    """Train (IVF/PQ) on a seeded sample of the shards, then add every shard in row order."""
-    if not index.is_trained:
-        sample = _sample_rows(shards, count, min(count, train_size))
-        print(f"training {factory} on {len(sample)} sampled passages", file=sys.stderr)
-        try:
-            index.train(sample)
-        except RuntimeError as e:
-            reason = str(e).strip().splitlines()[-1]
-            raise BuildError(
-                f"training {factory!r} on {len(sample)} passages failed ({reason}); use fewer IVF "
-                "lists (about 4*sqrt(passages)) or a smaller PQ, or raise --train-size"
-            ) from None
-    with tqdm(total=count, unit="passage", desc="indexing") as bar:
-        for path in shards:
-            emb = np.load(path)
-            index.add(emb)
-            bar.update(len(emb))
-
-
-def _sample_rows(shards: list[Path], count: int, size: int) -> np.ndarray:
-    rows = np.sort(np.random.default_rng(0).choice(count, size=size, replace=False))
-    parts, start = [], 0
-    for path in shards:
-        emb = np.load(path, mmap_mode="r")
-        stop = start + len(emb)
-        lo, hi = np.searchsorted(rows, [start, stop])
-        parts.append(np.asarray(emb[rows[lo:hi] - start]))
-        start = stop
-    return np.ascontiguousarray(np.concatenate(parts))
+def train_index(index, source: ShardFiles | FlatFile, train_size: int, factory: str) -> None:
+    """Train an untrained (IVF/PQ) index on a seeded sample of `source`; a no-op for Flat."""
+    if index.is_trained:
+        return
+    sample = sample_rows(source, min(source.count, train_size))
+    print(f"training {factory} on {len(sample)} sampled passages", file=sys.stderr)
+    try:
+        index.train(sample)
+    except RuntimeError as e:
+        reason = str(e).strip().splitlines()[-1]
+        raise BuildError(
+            f"training {factory!r} on {len(sample)} passages failed ({reason}); use fewer IVF "
+            "lists (about 4*sqrt(passages)) or a smaller PQ, or raise --train-size"
+        ) from None

@@ -1,4 +1,4 @@
-"""`agentic-rag index build|search|serve|verify`. Heavy libraries load inside the commands, not --help."""
+"""`agentic-rag index build|search|shard|serve|verify`. Heavy libraries load inside the commands, not --help."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from pathlib import Path
 from retriever_index.bm25 import BM25Config
 from retriever_index.build import BuildConfig
 from retriever_index.client import API_KEY_ENV
+from retriever_index.compressed import CompressedConfig
 from retriever_index.hybrid import HybridConfig
+from retriever_index.ray_config import RayConfig
 from retriever_index.server import ServerConfig
 
-KINDS = ("dense", "bm25", "hybrid")
+KINDS = ("dense", "compressed", "bm25", "hybrid")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,9 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--kind",
         choices=KINDS,
         default="dense",
-        help="dense (FAISS), bm25 (bm25s), or hybrid (both, fused by RRF) (default: dense)",
+        help="dense (FAISS), compressed (IVF-PQ + exact float16 re-ranking), bm25 (bm25s), or "
+        "hybrid (dense + bm25, fused by RRF) (default: dense)",
     )
     _add_config_flags(build, BuildConfig)
+    _add_config_flags(build.add_argument_group("compressed"), CompressedConfig)
     _add_config_flags(build.add_argument_group("bm25 and hybrid"), BM25Config)
     _add_config_flags(build.add_argument_group("hybrid"), HybridConfig)
     build.set_defaults(func=run_build)
@@ -43,6 +47,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     search.add_argument("--nprobe", type=int, help="IVF lists to visit (higher: better recall)")
     search.add_argument("--device", help="torch device for the query encoder")
     search.set_defaults(func=run_search)
+
+    shard = sub.add_parser(
+        "shard", help="split a Flat or compressed index into N row ranges for `serve --ray`"
+    )
+    shard.add_argument("dir", help="index folder written by `index build`")
+    shard.add_argument("--shards", type=int, required=True, help="number of shards")
+    shard.add_argument("--out", help="folder for the shards (default: DIR/shards-N)")
+    shard.set_defaults(func=run_shard)
 
     serve = sub.add_parser(
         "serve", help="serve an index over HTTP: Search-R1 /retrieve, typed /search, /health"
@@ -72,6 +84,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"file holding the bearer token (first line); like ${API_KEY_ENV}, it keeps the "
         "key out of `ps`",
     )
+    ray = serve.add_argument_group(
+        "Ray Serve (needs the ray extra: pip install 'agentic-rag[ray]')"
+    )
+    ray.add_argument(
+        "--ray",
+        action="store_true",
+        help="serve on Ray Serve: query-encoder, one deployment per shard, fan-out ingress",
+    )
+    _add_config_flags(ray, RayConfig)
     serve.set_defaults(func=run_serve)
 
     verify = sub.add_parser(
@@ -121,6 +142,7 @@ def _config(config_cls: type, args: argparse.Namespace):
 def run_build(args: argparse.Namespace) -> int:
     from retriever_index.bm25 import build_bm25
     from retriever_index.build import BuildError, build_index
+    from retriever_index.compressed import build_compressed
     from retriever_index.hybrid import build_hybrid
 
     config = _config(BuildConfig, args)
@@ -130,6 +152,8 @@ def run_build(args: argparse.Namespace) -> int:
         elif args.kind == "hybrid":
             bm25, hybrid = _config(BM25Config, args), _config(HybridConfig, args)
             manifest = build_hybrid(config, bm25, hybrid)
+        elif args.kind == "compressed":
+            manifest = build_compressed(config, _config(CompressedConfig, args))
         else:
             manifest = build_index(config)
     except (BuildError, ValueError) as e:  # CorpusError is a ValueError
@@ -168,6 +192,18 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_shard(args: argparse.Namespace) -> int:
+    from retriever_index.shard import shard_index
+
+    try:
+        dirs = shard_index(args.dir, args.shards, args.out)
+    except ValueError as e:  # ShardError and IndexLoadError included
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"split {args.dir} into {len(dirs)} shards -> {dirs[0].parent}")
+    return 0
+
+
 def run_serve(args: argparse.Namespace) -> int:
     from retriever_index.checksums import check_files
     from retriever_index.manifest import Manifest
@@ -182,15 +218,46 @@ def run_serve(args: argparse.Namespace) -> int:
     except ValueError as e:  # IndexLoadError included
         print(f"error: {e}", file=sys.stderr)
         return 2
+    load = {"device": args.device, "ef_search": args.ef_search, "nprobe": args.nprobe}
+    if args.ray:
+        return _serve_ray(args, config, load)
     serve(
         args.dir,
         host=args.host,
         port=args.port,
         workers=args.workers,
         config=config,
-        load_kwargs={"device": args.device, "ef_search": args.ef_search, "nprobe": args.nprobe},
+        load_kwargs=load,
         log_level=args.log_level,
     )
+    return 0
+
+
+def _serve_ray(args: argparse.Namespace, config: ServerConfig, load: dict) -> int:
+    try:
+        from retriever_index.ray_serve import RayStartError, serve_ray
+    except ImportError as e:
+        print(
+            f"error: --ray needs Ray Serve ({e}); install it with pip install 'agentic-rag[ray]'",
+            file=sys.stderr,
+        )
+        return 2
+    if args.workers != 1:
+        print("error: --workers does not apply to --ray; use --replicas", file=sys.stderr)
+        return 2
+    try:
+        serve_ray(
+            args.dir,
+            host=args.host,
+            port=args.port,
+            config=config,
+            ray_config=_config(RayConfig, args),
+            load=load,
+            log_level=args.log_level,
+        )
+    except (ValueError, RayStartError) as e:  # bad flags, ShardError, IndexLoadError
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -124,6 +124,10 @@ class RemoteRetriever:
     def metrics(self) -> dict[str, Any]:
         return self._request("GET", "/metrics")
 
+    def cache_stats(self) -> dict[str, Any] | None:
+        """The server's query-cache counters (hits, misses, hit_rate, ...), as Retriever's."""
+        return self.metrics().get("cache")
+
     def _request(self, method: str, path: str, payload: Any = None) -> Any:
         """Retry what may heal within the budget; any other refusal is final at once."""
         started = time.monotonic()

@@ -21,6 +21,12 @@ from retriever_index.base import IndexCorruptError, IndexLoadError
 
 STORE_FORMAT = 1
 _INSERT_BATCH = 2048  # rows per executemany: bounds Python memory, amortizes SQLite calls
+_SCHEMA = (
+    "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-131072;"
+    "CREATE TABLE passages (row INTEGER PRIMARY KEY, id TEXT NOT NULL,"
+    " title TEXT NOT NULL, text TEXT NOT NULL, line INTEGER NOT NULL);"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+)
 
 
 class CorpusError(ValueError):
@@ -155,12 +161,7 @@ def ingest(corpus: str | Path, store: str | Path, *, progress: bool = True) -> C
     store.unlink(missing_ok=True)
     db = sqlite3.connect(store)
     try:
-        db.executescript(
-            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-131072;"
-            "CREATE TABLE passages (row INTEGER PRIMARY KEY, id TEXT NOT NULL,"
-            " title TEXT NOT NULL, text TEXT NOT NULL, line INTEGER NOT NULL);"
-            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-        )
+        db.executescript(_SCHEMA)
         hasher = hashlib.sha256()
         count = 0
         batch: list[tuple[int, str, str, str, int]] = []
@@ -188,6 +189,29 @@ def ingest(corpus: str | Path, store: str | Path, *, progress: bool = True) -> C
     finally:
         db.close()
     return stats
+
+
+def copy_rows(store: str | Path, out: str | Path, start: int, stop: int) -> None:
+    """A new store at `out` holding rows [start, stop) of `store`, renumbered from 0, with the
+    same corpus checksum: the document store of one index shard."""
+    out = Path(out)
+    out.unlink(missing_ok=True)
+    db = sqlite3.connect(out)
+    try:
+        db.executescript(_SCHEMA)
+        db.execute("ATTACH DATABASE ? AS src", (str(Path(store).resolve()),))
+        db.execute(
+            "INSERT INTO passages SELECT row - ?, id, title, text, line FROM src.passages"
+            " WHERE row >= ? AND row < ? ORDER BY row",
+            (start, start, stop),
+        )
+        meta = dict(db.execute("SELECT key, value FROM src.meta").fetchall())
+        meta["count"] = str(stop - start)
+        db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+        db.execute("CREATE UNIQUE INDEX passages_id ON passages(id)")
+        db.commit()
+    finally:
+        db.close()
 
 
 def _duplicate_error(db: sqlite3.Connection, corpus: Path) -> CorpusError:

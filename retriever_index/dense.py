@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retriever_index.base import IndexLoadError
+from retriever_index.base import Hit, IndexLoadError
 from retriever_index.corpus import DocStore
 from retriever_index.encoder import Encoder, Prefixes
 from retriever_index.manifest import INDEX_FILE, Manifest
@@ -15,9 +15,15 @@ from retriever_index.registry import Retriever, register_kind
 
 
 class DenseRetriever(Retriever):
-    """Sentence-transformers embeddings searched with a FAISS inner-product index."""
+    """Sentence-transformers embeddings searched with a FAISS inner-product index.
 
-    def __init__(self, folder: Path, manifest: Manifest, docs: DocStore, index, encoder: Encoder):
+    Loaded with `encoder=False` it has no encoder and is searched by query vectors only
+    (`search_vectors`): what an index shard behind a separate query encoder does.
+    """
+
+    def __init__(
+        self, folder: Path, manifest: Manifest, docs: DocStore, index, encoder: Encoder | None
+    ):
         super().__init__(folder, manifest, docs)
         self.index = index
         self.encoder = encoder
@@ -29,26 +35,17 @@ class DenseRetriever(Retriever):
         manifest: Manifest,
         docs: DocStore,
         *,
-        encoder: Encoder | str | None,
+        encoder: Encoder | str | None | bool,
         device: str | None,
         ef_search: int | None,
         nprobe: int | None,
     ) -> DenseRetriever:
-        import faiss
-
         path = folder / INDEX_FILE
         if not path.is_file():
             raise IndexLoadError(
                 f"{path} not found; rebuild the index with `agentic-rag index build`"
             )
-        try:
-            index = faiss.read_index(str(path))
-        except RuntimeError as e:
-            reason = str(e).strip().splitlines()[-1] if str(e).strip() else "unreadable"
-            raise IndexLoadError(
-                f"{path} cannot be read by FAISS ({reason}): the file is damaged (truncated or "
-                "overwritten); rebuild the index"
-            ) from None
+        index = read_faiss(path)
         if index.ntotal != manifest.count:
             raise IndexLoadError(
                 f"{path} holds {index.ntotal} vectors but the manifest says {manifest.count} "
@@ -59,6 +56,8 @@ class DenseRetriever(Retriever):
                 f"{path} is {index.d}-dim but the manifest says {manifest.dim}; rebuild the index"
             )
         _set_search_params(index, folder, ef_search=ef_search, nprobe=nprobe)
+        if encoder is False:
+            return cls(folder, manifest, docs, index, None)
         enc = _index_encoder(manifest, encoder, device)
         if enc.dim != manifest.dim:
             raise IndexLoadError(
@@ -69,10 +68,42 @@ class DenseRetriever(Retriever):
         return cls(folder, manifest, docs, index, enc)
 
     def _search_rows(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.index.search(self.encoder.encode_queries(queries), k)
+        if self.encoder is None:
+            raise TypeError(f"{self.folder} was loaded without an encoder: use search_vectors")
+        return self._search_vectors(self.encoder.encode_queries(queries), k)
+
+    def search_vectors(self, vectors: np.ndarray, k: int) -> list[list[Hit]]:
+        """Top-k hits for already-encoded queries, (n, dim) float32 (no cache)."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.manifest.dim:
+            raise ValueError(f"query vectors must be (n, {self.manifest.dim}), got {vectors.shape}")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        if not len(vectors):
+            return []
+        return self.hits(*self._search_vectors(vectors, min(k, len(self))))
+
+    def _search_vectors(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.index.search(vectors, k)
 
 
 register_kind("dense", DenseRetriever.open)
+
+
+def read_faiss(path: Path):
+    """Read a FAISS index memory-mapping what FAISS allows (IO_FLAG_MMAP_IFC: Flat vectors, IVF
+    array lists), so processes on one node share one copy of the pages; fast-scan PQ lists are
+    read into memory (FAISS copies them into aligned blocks)."""
+    import faiss
+
+    try:
+        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+    except RuntimeError as e:
+        reason = str(e).strip().splitlines()[-1] if str(e).strip() else "unreadable"
+        raise IndexLoadError(
+            f"{path} cannot be read by FAISS ({reason}): the file is damaged (truncated or "
+            "overwritten); rebuild the index"
+        ) from None
 
 
 def _index_encoder(

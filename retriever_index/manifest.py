@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import platform
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from retriever_index.atomic import staging_dir, write_json_atomic
 from retriever_index.base import BuildError, IndexLoadError
@@ -18,7 +19,7 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class Manifest:
-    kind: str  # index kind: "dense", "bm25", "hybrid"; Retriever.load dispatches on it
+    kind: str  # index kind: "dense", "compressed", "bm25", "hybrid"; Retriever.load dispatches
     count: int  # passages in the index and in docs.sqlite (FAISS row i = docs row i)
     corpus_path: str  # corpus file the index was built from (absolute, informational)
     corpus_sha256: str  # sha256 of the corpus bytes; docs.sqlite records the same value
@@ -37,6 +38,9 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     files: dict[str, dict] | None = None  # per index file: size, sampled and full blake2b;
     # None in manifests written before checksums (they load with a warning): see checksums.py
+    # kind-specific settings needed to reproduce and check the index (compressed: IVF/PQ sizes,
+    # training sample, re-ranking; a shard: its rows and parent build); {} for other kinds
+    params: dict[str, Any] = field(default_factory=dict)
 
     def write(self, folder: Path) -> None:
         write_json_atomic(folder / MANIFEST_FILE, asdict(self))
@@ -59,7 +63,7 @@ class Manifest:
                 f"retriever_index reads {FORMAT_VERSION}; rebuild the index with it"
             )
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in data and n != "files"]
+        missing = [n for n in names if n not in data and n not in ("files", "params")]
         if missing:
             raise IndexLoadError(f"{path}: missing fields {missing}; rebuild the index")
         files = data.get("files")
@@ -69,7 +73,9 @@ class Manifest:
             and all(not Path(n).is_absolute() and ".." not in Path(n).parts for n in files)
         ):
             raise IndexLoadError(f"{path}: 'files' is not a map of file checksums; rebuild")
-        return cls(**{n: data.get(n) for n in names})
+        if not isinstance(data.get("params", {}), dict):
+            raise IndexLoadError(f"{path}: 'params' must be a JSON object; rebuild the index")
+        return cls(**{n: data[n] for n in names if n in data})
 
 
 def _missing_hint(folder: Path, path: Path) -> str:

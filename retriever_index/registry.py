@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retriever_index.base import Errors, Hit, IndexLoadError, QueryError, check_query
+from retriever_index.cache import QueryCache, index_id, normalize_query
 from retriever_index.checksums import check_files
 from retriever_index.corpus import DocStore
 from retriever_index.manifest import DOCS_FILE, Manifest
@@ -25,6 +26,7 @@ Loader = Callable[..., "Retriever"]
 """`loader(folder, manifest, docs, *, encoder, device, ef_search, nprobe) -> Retriever`."""
 
 _LOADERS: dict[str, Loader] = {}
+DEFAULT_CACHE_SIZE = 10_000  # (query, k) results kept by Retriever.load's cache; 0 turns it off
 
 
 def register_kind(kind: str, loader: Loader) -> None:
@@ -40,28 +42,35 @@ class Retriever:
     """Common part of every retriever kind: manifest, document store, query checks, Hit assembly.
 
     Subclasses implement `_search_rows`. `Retriever.load` picks the subclass from manifest.kind.
+    `cache` (a QueryCache, set by `load`) answers repeated (query, k) pairs without searching;
+    `index_id` keys it, so one cache may be shared by several retrievers.
     """
 
     def __init__(self, folder: Path, manifest: Manifest, docs: DocStore):
         self.folder = folder
         self.manifest = manifest
         self.docs = docs
+        self.cache: QueryCache | None = None
+        self.index_id = index_id(manifest)
 
     @classmethod
     def load(
         cls,
         folder: str | Path,
         *,
-        encoder: Encoder | str | None = None,
+        encoder: Encoder | str | None | bool = None,
         device: str | None = None,
         ef_search: int | None = None,
         nprobe: int | None = None,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> Retriever:
         """Open an index folder written by a builder, checking its files against the manifest
         (sizes and sampled checksums; `agentic-rag index verify` checks every byte).
 
         `encoder` overrides the manifest's encoder (a moved model folder, or an Encoder already in
-        memory); `ef_search` (HNSW) and `nprobe` (IVF) trade speed for recall at search time.
+        memory); False loads a dense index without one, for `search_vectors`. `ef_search` (HNSW)
+        and `nprobe` (IVF) trade speed for recall at search time. `cache_size` bounds the
+        query-result cache (0: none); `cache_stats()` reports its hit rate.
         """
         folder = Path(folder)
         manifest = Manifest.read(folder)
@@ -73,7 +82,7 @@ class Retriever:
             )
         check_files(folder, manifest)
         docs = _open_docs(folder, manifest)
-        return loader(
+        retriever = loader(
             folder,
             manifest,
             docs,
@@ -82,6 +91,14 @@ class Retriever:
             ef_search=ef_search,
             nprobe=nprobe,
         )
+        enc_id = [encoder.name, encoder.revision] if hasattr(encoder, "revision") else encoder
+        retriever.index_id = index_id(manifest, encoder=enc_id, ef_search=ef_search, nprobe=nprobe)
+        retriever.cache = QueryCache(cache_size) if cache_size else None
+        return retriever
+
+    def cache_stats(self) -> dict[str, Any] | None:
+        """Query-cache hits, misses, hit_rate, entries, capacity (None without a cache)."""
+        return self.cache.stats() if self.cache is not None else None
 
     def __len__(self) -> int:
         return self.manifest.count
@@ -99,8 +116,10 @@ class Retriever:
         (TypeError or QueryError); errors="return" puts that exception in the query's place,
         searches the others, and if the batched search itself fails, searches each query alone
         so that only the queries that fail get their exception.
-        Repeated queries are searched once: the G samples of a GRPO group often issue the same
-        query, and encoding is most of a search's cost.
+        Queries are searched in normalized form (cache.normalize_query: whitespace runs as one
+        space, NFC). Repeated queries are searched once, and with a cache once per index and k:
+        the G samples of a GRPO group often issue the same query, and encoding is most of a
+        search's cost.
         """
         if isinstance(queries, str):
             raise TypeError("search_batch takes a list of query strings; use search() for one")
@@ -115,12 +134,21 @@ class Retriever:
                     raise results[i]
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
-        unique = list(dict.fromkeys(q for q, r in zip(queries, results, strict=True) if r is None))
-        if unique:
-            found = self._search_unique(unique, min(k, len(self)), errors)
-            for i, q in enumerate(queries):
-                if results[i] is None:
-                    results[i] = found[q] if isinstance(found[q], Exception) else list(found[q])
+        normalized = [
+            normalize_query(q) if r is None else None for q, r in zip(queries, results, strict=True)
+        ]
+        unique = list(dict.fromkeys(q for q in normalized if q is not None))
+        found = self.cache.lookup(self.index_id, unique, k) if self.cache is not None else {}
+        missing = [q for q in unique if q not in found]
+        if missing:
+            searched = self._search_unique(missing, min(k, len(self)), errors)
+            if self.cache is not None:
+                ok = {q: h for q, h in searched.items() if not isinstance(h, Exception)}
+                self.cache.store(self.index_id, k, ok)
+            found.update(searched)
+        for i, q in enumerate(normalized):
+            if q is not None:
+                results[i] = found[q] if isinstance(found[q], Exception) else list(found[q])
         return results
 
     def _search_unique(self, unique: list[str], k: int, errors: Errors) -> dict[str, Any]:

@@ -57,6 +57,9 @@ def _store_problems(retriever: Retriever) -> list[str]:
 
 
 def _vector_problems(retriever: Retriever) -> list[str]:
+    stored = getattr(retriever, "vectors", None)
+    if stored is not None:  # compressed: vectors.npy is the truth (fast-scan cannot reconstruct)
+        return _nonfinite("vectors.npy", len(stored), lambda a, b: stored[a:b])
     index = getattr(retriever, "index", None) or getattr(
         getattr(retriever, "dense", None), "index", None
     )
@@ -70,15 +73,19 @@ def _vector_problems(retriever: Retriever) -> list[str]:
         ivf = None
     if ivf is not None:
         ivf.make_direct_map()  # in memory only: lets IVF indexes reconstruct by row
+    return _nonfinite("index.faiss", index.ntotal, lambda a, b: index.reconstruct_n(a, b - a))
+
+
+def _nonfinite(name: str, count: int, read) -> list[str]:
+    """Rows holding NaN/inf, read `_CHUNK` rows at a time with read(start, stop)."""
     bad = []
-    for start in range(0, index.ntotal, _CHUNK):
-        stop = min(start + _CHUNK, index.ntotal)
+    for start in range(0, count, _CHUNK):
         try:
-            vectors = index.reconstruct_n(start, stop - start)
+            vectors = np.asarray(read(start, min(start + _CHUNK, count)), dtype=np.float32)
         except RuntimeError as e:
             reason = str(e).strip().splitlines()[-1]
-            return [f"index.faiss vectors cannot be read back to check them ({reason})"]
+            return [f"{name} vectors cannot be read back to check them ({reason})"]
         bad += (start + np.flatnonzero(~np.isfinite(vectors).all(axis=1))).tolist()
     if bad:
-        return [f"index.faiss holds NaN/inf vectors at {len(bad)} rows (first: {bad[:5]})"]
+        return [f"{name} holds NaN/inf vectors at {len(bad)} rows (first: {bad[:5]})"]
     return []

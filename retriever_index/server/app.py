@@ -11,6 +11,7 @@ import bisect
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -152,22 +153,33 @@ def _validation_error(exc: RequestValidationError) -> ApiError:
     return ApiError(422, "invalid request: " + "; ".join(parts) + f" (expected {_SHAPE})")
 
 
-def create_app(searcher: Any, config: ServerConfig | None = None) -> Any:
-    """The ASGI app over any object with `search_batch(queries, k) -> list[list[Hit]]`."""
+def create_app(
+    searcher: Any,
+    config: ServerConfig | None = None,
+    search: Callable[[list[str], int], Awaitable[list[list[Any]]]] | None = None,
+    metrics: Metrics | None = None,
+) -> Any:
+    """The ASGI app over any object with `search_batch(queries, k) -> list[list[Hit]]`, searched
+    through the micro-batcher; or over `search`, an async function that batches on its own (the
+    Ray Serve ingress, which records its calls in the `metrics` it passes).
+    `searcher.manifest` feeds /health and `searcher.cache_stats()` /metrics."""
     from fastapi import FastAPI
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     config = config or ServerConfig()
-    metrics = Metrics()
-    batcher = MicroBatcher(searcher.search_batch, config, metrics)
+    metrics = metrics or Metrics()
+    batcher = None if search else MicroBatcher(searcher.search_batch, config, metrics)
+    search_fn = search or batcher.search
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
-        batcher.start()
+        if batcher is not None:
+            batcher.start()
         yield
-        await batcher.stop()
+        if batcher is not None:
+            await batcher.stop()
 
     app = FastAPI(
         title="agentic-rag retrieval service",
@@ -201,7 +213,7 @@ def create_app(searcher: Any, config: ServerConfig | None = None) -> Any:
         metrics.requests += 1
         metrics.queries += len(queries)
         try:
-            hits = await batcher.search(queries, k)
+            hits = await search_fn(queries, k)
         except ValueError as exc:  # the searcher rejected this input
             raise ApiError(422, str(exc)) from exc
         except IndexCorruptError as exc:  # no traceback: the message says what is damaged
@@ -252,7 +264,8 @@ def create_app(searcher: Any, config: ServerConfig | None = None) -> Any:
 
     @app.get("/metrics")
     async def get_metrics() -> dict[str, Any]:
-        return metrics.snapshot()
+        cache = getattr(searcher, "cache_stats", None)
+        return {**metrics.snapshot(), "cache": cache() if cache else None}
 
     return Guard(app, config)
 

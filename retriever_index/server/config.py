@@ -71,6 +71,10 @@ class ServerConfig:
             f"in `ps` to every user, so prefer ${API_KEY_ENV} or --api-key-file"
         },
     )
+    cache_size: int = field(
+        default=10_000,
+        metadata={"help": "query-result cache entries (index, query, k); 0 turns it off"},
+    )
     docs: bool = field(
         default=False,
         metadata={
@@ -83,6 +87,8 @@ class ServerConfig:
         for name in ("default_topk", "max_topk", "max_queries", "max_query_chars", "max_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.cache_size < 0:
+            raise ValueError(f"cache_size must be >= 0 (0: no cache), got {self.cache_size}")
         if self.default_topk > self.max_topk:
             raise ValueError(f"default_topk {self.default_topk} exceeds max_topk {self.max_topk}")
         for name in ("max_body_bytes", "idle_timeout", "body_timeout"):

@@ -35,7 +35,7 @@ def app_from_env() -> Any:
     spec = json.loads(os.environ[_APP_ENV])
     config = ServerConfig(**spec["config"])
     try:
-        searcher = Retriever.load(spec["index_dir"], **spec["load"])
+        searcher = Retriever.load(spec["index_dir"], cache_size=config.cache_size, **spec["load"])
     except ValueError as e:  # IndexLoadError included
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -6,7 +6,7 @@ import faiss
 import numpy as np
 import pytest
 
-from retriever_index.build import _new_index
+from retriever_index.build import new_index
 from retriever_index.metrics import recall_at_k
 from retriever_index.retriever import Retriever
 
@@ -45,7 +45,7 @@ def test_recall_matches_numpy_brute_force(loaded, k):
 
 def test_hnsw32_keeps_95_percent_of_flat_recall(loaded):
     r, questions, query_emb, passage_emb, gold = loaded
-    hnsw = _new_index(passage_emb.shape[1], "HNSW32")
+    hnsw = new_index(passage_emb.shape[1], "HNSW32")
     hnsw.add(passage_emb)
     scores, rows = hnsw.search(query_emb, 10)
     assert (rows >= 0).all()
