@@ -68,7 +68,7 @@ def evaluate_checkpoint(
         limit=recipe.data.eval_limit,
         batch_size=EVAL_BATCH_SIZE,
         device="cpu" if recipe.grpo.use_cpu else None,
-        progress=False,
+        progress=True,
     )
     (by_mode,) = evaluate(settings, search=search).values()
     return {mode: held_out(metrics) for mode, metrics in by_mode.items()}

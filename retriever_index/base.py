@@ -3,6 +3,7 @@ the errors. Imports nothing else of the package, so anything may import it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -58,6 +59,24 @@ class RetrievalError(RuntimeError):
 
 class BuildError(RuntimeError):
     """A build cannot go on; the message names the cause and what to run instead."""
+
+
+def refused_queries(
+    queries: list[str], errors: str, error: Callable[[object, str], Exception]
+) -> list[Exception | None]:
+    """Per query, the exception `error(query, message)` for one that cannot be searched, else
+    None; with errors="raise" the first such exception is raised. Every searcher's batch check."""
+    if isinstance(queries, str):
+        raise TypeError("search_batch takes a list of query strings; use search() for one")
+    if errors not in ("raise", "return"):
+        raise ValueError(f'errors must be "raise" or "return", got {errors!r}')
+    refused: list[Exception | None] = [None] * len(queries)
+    for i, q in enumerate(queries):
+        if (reason := check_query(q)) is not None:
+            refused[i] = error(q, f"query {i} {reason}")
+            if errors == "raise":
+                raise refused[i]
+    return refused
 
 
 def check_query(query: object, max_chars: int | None = None) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from retriever_index.base import Errors, Hit, RetrievalError, check_query
+from retriever_index.base import Errors, Hit, RetrievalError, refused_queries
 
 API_KEY_ENV = "RETRIEVER_API_KEY"  # read by both `serve` and the client
 RETRY_STATUSES = (429, 502, 503, 504)  # overloaded or restarting; a 500 is a bug or bad index
@@ -68,16 +68,7 @@ class RemoteRetriever:
         each query is sent alone so only the refused ones fail (an unreachable server fails
         them all, after the retry budget).
         """
-        if isinstance(queries, str):
-            raise TypeError("search_batch takes a list of query strings; use search() for one")
-        if errors not in ("raise", "return"):
-            raise ValueError(f'errors must be "raise" or "return", got {errors!r}')
-        results: list = [None] * len(queries)
-        for i, q in enumerate(queries):
-            if (reason := check_query(q)) is not None:
-                results[i] = RetrievalError(f"query {i} {reason}")
-                if errors == "raise":
-                    raise results[i]
+        results: list = refused_queries(queries, errors, lambda q, why: RetrievalError(why))
         todo = [i for i, r in enumerate(results) if r is None]
         found = self._search([queries[i] for i in todo], k, errors) if todo else []
         for i, hits in zip(todo, found, strict=True):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retriever_index.base import Errors, Hit, IndexLoadError, QueryError, check_query
+from retriever_index.base import Errors, Hit, IndexLoadError, QueryError, refused_queries
 from retriever_index.cache import QueryCache, index_id, normalize_query
 from retriever_index.checksums import check_files
 from retriever_index.corpus import DocStore
@@ -121,17 +121,9 @@ class Retriever:
         the G samples of a GRPO group often issue the same query, and encoding is most of a
         search's cost.
         """
-        if isinstance(queries, str):
-            raise TypeError("search_batch takes a list of query strings; use search() for one")
-        if errors not in ("raise", "return"):
-            raise ValueError(f'errors must be "raise" or "return", got {errors!r}')
-        results: list = [None] * len(queries)
-        for i, q in enumerate(queries):
-            if (reason := check_query(q)) is not None:
-                error_type = QueryError if isinstance(q, str) else TypeError
-                results[i] = error_type(f"query {i} {reason}")
-                if errors == "raise":
-                    raise results[i]
+        results: list = refused_queries(
+            queries, errors, lambda q, why: (QueryError if isinstance(q, str) else TypeError)(why)
+        )
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         normalized = [

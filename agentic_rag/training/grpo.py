@@ -130,6 +130,9 @@ def make_rollout_func(
         stats["completion_tokens_per_trajectory"] = sum(
             len(t.completion_ids) for t in trajectories
         ) / max(len(trajectories), 1)
+        cache = tool.cache_stats() if hasattr(tool, "cache_stats") else None
+        if cache and cache["hit_rate"] is not None:  # repeated queries of a group, past steps
+            stats["search_cache_hit_rate"] = cache["hit_rate"]
         trl_adapter.log_metrics(trainer, stats)
         out = rollout_output(trajectories, protocol.name, tokenizer)
         if on_rollout is not None:

@@ -69,6 +69,7 @@ def test_two_grpo_steps(tiny_world, tmp_path, protocol, monkeypatch):
         "rollout/searches_per_trajectory",
         "rollout/invalid_action_share",
         "rollout/turns_per_trajectory",
+        "rollout/search_cache_hit_rate",
         "kl",
         "completions/mean_length",
     ):
