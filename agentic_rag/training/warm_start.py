@@ -90,7 +90,7 @@ def supporting_plans(
     plans, hits, used = [], [], []
     for e in candidates:
         mine = [next(found) for _ in e.supporting_titles]
-        texts = [h.text for group in mine for h in group]
+        texts = [shown(protocol, group) for group in mine]  # as the model will read them
         yes_no = e.answers[0].lower() in ("yes", "no")
         if len(plans) < limit and (yes_no or contains_answer(texts, list(e.answers))):
             plans.append(Plan(e.question, tuple(e.supporting_titles), e.answers[0]))
@@ -98,6 +98,13 @@ def supporting_plans(
             used.append(e)
     logger.info("%d of %d questions make demonstrations", len(plans), len(candidates))
     return demonstrations(protocol, plans, hits), used
+
+
+def shown(protocol: Protocol, hits: list) -> str:
+    """A search result as the model reads it: the observation text, passages cut to
+    `max_obs_tokens`."""
+    ids = protocol.observation_ids(Action("search", queries=("q",)), [hits], budget=1 << 30)
+    return protocol.tokenizer.decode(ids or [])
 
 
 def run_sft(
