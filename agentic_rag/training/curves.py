@@ -1,4 +1,6 @@
-"""curves.png: reward, EM and searches over GRPO steps, from the trainer's log history."""
+"""curves.png: reward, EM, searches and invalid actions over GRPO steps, from the trainer's log
+history: every logged point, faint, under an exponentially smoothed line (GRPO's per-step
+figures are noisy: a step scores a few groups)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,18 @@ PANELS = (
     ("rollout/searches_per_trajectory", "searches per trajectory"),
     ("rollout/invalid_action_share", "invalid action share"),
 )
+SMOOTHING = 0.8
+"""Weight of the running value in the smoothed line (as TensorBoard's slider)."""
+
+
+def smoothed(values: list[float], weight: float = SMOOTHING) -> list[float]:
+    """Exponential moving average, debiased so the line starts at the first point."""
+    out, running, norm = [], 0.0, 0.0
+    for value in values:
+        running = weight * running + (1 - weight) * value
+        norm = weight * norm + (1 - weight)
+        out.append(running / norm)
+    return out
 
 
 def plot_curves(log_history: list[dict], path: str | Path) -> Path:
@@ -23,7 +37,8 @@ def plot_curves(log_history: list[dict], path: str | Path) -> Path:
         points = [(row["step"], row[key]) for row in log_history if key in row and "step" in row]
         if points:
             steps, values = zip(*points, strict=True)
-            ax.plot(steps, values, marker=".", linewidth=1)
+            ax.plot(steps, values, marker=".", linewidth=0.6, alpha=0.35, color="tab:blue")
+            ax.plot(steps, smoothed(list(values)), linewidth=1.8, color="tab:blue")
         else:
             ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
         ax.set_title(title)
