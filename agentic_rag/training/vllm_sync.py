@@ -124,8 +124,8 @@ def _check_local_server(client, device=None) -> None:
         raise ValueError(
             f"vllm_mode: server on CPU needs the vLLM server on this machine, got {client.base_url}"
             ": TRL's weight sync uses NCCL (CUDA only), so the policy reaches the server as a "
-            "file it reloads. Run `trl vllm-serve` here and set vllm_server_host: 127.0.0.1 "
-            "(docs/vllm_cpu.md)."
+            "file it reloads. Start it here with scripts/vllm_cpu_serve.py and set "
+            "vllm_server_host: 127.0.0.1 (docs/vllm_cpu.md)."
         )
     info = client.get_server_info()  # raises TRL's clear error when the dev endpoints are off
     if info.get("parallel_config", {}).get("worker_extension_cls") != EXTENSION:

@@ -1,6 +1,6 @@
 """`agentic-rag eval --backend vllm` against `--backend hf` on the real SmolLM2, greedy, float32
 both (the checkpoint's dtype): the same text in every turn of every question, direct and agentic
-(multi-turn: turns are cut at 24 tokens, so the invalid-action message follows and the model
+(multi-turn: turns are cut at 12 tokens, so the invalid-action message follows and the model
 writes again after it: vLLM's prefix cache against the transformers backend's KV reuse)."""
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ def _eval(backend: str, smollm2_dir: Path, tiny_world, out: Path) -> dict:
     cmd = [sys.executable, "-m", "agentic_rag.cli", "eval", "--model", str(smollm2_dir)]
     cmd += ["--data", str(tiny_world.test), "--index", str(tiny_world.index), "--out", str(out)]
     cmd += ["--mode", "direct,agentic", "--limit", str(QUESTIONS), "--backend", backend]
-    cmd += ["--no-progress", "rollout.max_turns=2", "rollout.max_turn_tokens=24"]
+    cmd += ["--no-progress", "rollout.max_turns=2", "rollout.max_turn_tokens=12"]
     cmd += ["rollout.max_completion_tokens=160"]
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    # One thread: two OpenMP threads beside other busy processes crawl (docs/performance.md).
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "OMP_NUM_THREADS": "1"}
+    env["TOKENIZERS_PARALLELISM"] = "false"
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-5000:]
     return {(p.mode, p.id): p for p in read_predictions(out)}
