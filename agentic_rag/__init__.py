@@ -3,8 +3,9 @@ retriever, verifiable rewards, GRPO on TRL.
 
 For your own TRL script (examples/trl_grpo.py):
 
-    from agentic_rag import make_rollout_func, exact_match_reward, format_reward
+    from agentic_rag import build_trainer, make_rollout_func, exact_match_reward, format_reward
     rollout_func = make_rollout_func("indexes/hotpotqa", tokenizer, protocol="tags")
+    trainer = build_trainer(model=..., args=GRPOConfig(...), rollout_func=rollout_func, ...)
 
 Names are imported on first use, so `import agentic_rag` stays fast and torch-free.
 """
@@ -26,9 +27,11 @@ if TYPE_CHECKING:
     from agentic_rag.rollout import RolloutConfig, RolloutEngine
     from agentic_rag.search import RetrieverConfig, load_search_tool
     from agentic_rag.training.grpo import make_rollout_func
+    from agentic_rag.training.trl_adapter import build_trainer
 
 _EXPORTS = {
     "make_rollout_func": "agentic_rag.training.grpo",
+    "build_trainer": "agentic_rag.training.trl_adapter",
     "RolloutConfig": "agentic_rag.rollout",
     "RolloutEngine": "agentic_rag.rollout",
     "ProtocolConfig": "agentic_rag.protocols",
@@ -45,6 +48,7 @@ __all__ = [
     "RetrieverConfig",
     "RolloutConfig",
     "RolloutEngine",
+    "build_trainer",
     "exact_match_reward",
     "f1_reward",
     "format_reward",

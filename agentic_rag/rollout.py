@@ -137,13 +137,15 @@ class RolloutEngine:
     def run(self, questions: list[str], sampling: Sampling = GREEDY) -> list[Trajectory]:
         """Every question's trajectory; `sampling` is the training recipe's or greedy."""
         trajectories = [Trajectory(prompt_ids=self.protocol.prompt_ids(q)) for q in questions]
+        # A collective backend must be called on every turn by every process, rows or not.
+        collective = getattr(self.backend, "collective", False)
         for turn in range(self.config.max_turns):
             active = [t for t in trajectories if not t.done]
             for t in active:
                 if self._budget_left(t) <= 0:
                     t.finish_reason = "max_tokens"
             active = [t for t in active if not t.done]
-            if not active:
+            if not active and not collective:
                 break
             self._turn(active, last_turn=turn == self.config.max_turns - 1, sampling=sampling)
         for t in trajectories:
@@ -158,7 +160,9 @@ class RolloutEngine:
         cfg = self.config
         # One call per turn: rows share a budget cap, each row is then clipped to its own budget.
         params = SamplingParams(
-            max_new_tokens=min(cfg.max_turn_tokens, max(self._budget_left(t) for t in active)),
+            max_new_tokens=min(
+                cfg.max_turn_tokens, max((self._budget_left(t) for t in active), default=0)
+            ),
             temperature=sampling.temperature,
             top_p=sampling.top_p,
             top_k=sampling.top_k,

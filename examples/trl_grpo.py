@@ -8,10 +8,11 @@ import sys
 import yaml
 from datasets import Dataset
 from transformers import AutoTokenizer
-from trl import GRPOConfig, GRPOTrainer
+from trl import GRPOConfig
 
-from agentic_rag import RolloutConfig, exact_match_reward, format_reward, make_rollout_func
+from agentic_rag import RolloutConfig, build_trainer, make_rollout_func
 from agentic_rag.data.qa import load_qa
+from agentic_rag.rewards import exact_match_reward, format_reward
 
 model, search, questions, *overrides = sys.argv[1:]
 rollout = RolloutConfig(max_turns=4, max_turn_tokens=256, max_completion_tokens=1024, topk=3)
@@ -27,7 +28,7 @@ settings = {
 }
 settings |= {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in overrides)}
 args = GRPOConfig(**settings)
-trainer = GRPOTrainer(
+trainer = build_trainer(
     model=model,
     args=args,
     train_dataset=Dataset.from_list(rows),

@@ -61,6 +61,11 @@ class Generation:
 
 
 class GenerationBackend(Protocol):
-    """Generates continuations for a batch of token-id prompts in ONE call."""
+    """Generates continuations for a batch of token-id prompts in ONE call.
+
+    A backend whose `generate` is a collective across training processes (a server only the
+    main process talks to) sets `collective = True`: every process must then make the same
+    calls, so the rollout engine calls it on every turn, with an empty batch once its own
+    trajectories are done."""
 
     def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]: ...

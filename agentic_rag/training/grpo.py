@@ -163,7 +163,7 @@ def train_grpo(
     """Runs GRPO and saves the final policy (with its recipe) to OUTPUT_DIR/final; returns the
     trainer."""
     from transformers import AutoTokenizer
-    from trl import GRPOTrainer, get_peft_config
+    from trl import get_peft_config
 
     model = resolve_model(recipe.model.model_name_or_path)  # a folder, hub id or known name
     tokenizer = AutoTokenizer.from_pretrained(model)
@@ -176,7 +176,7 @@ def train_grpo(
         list(recipe.grpo.reward_weights),
         {e.question: list(e.answers) for e in train_examples},
     )
-    trainer = GRPOTrainer(
+    trainer = trl_adapter.build_trainer(
         model=model,
         reward_funcs=build_reward_funcs(recipe.rewards),
         args=recipe.grpo,

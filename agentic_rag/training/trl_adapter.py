@@ -32,6 +32,23 @@ def sampling(trainer) -> Sampling:
     return Sampling(args.temperature, args.top_p, args.top_k or 0)
 
 
+def build_trainer(**kwargs):
+    """`GRPOTrainer(**kwargs)`, ready for multi-turn rollouts: where vLLM runs on CPU, with the
+    weight sync that works there (TRL's own cannot: training/vllm_sync.py), and refused at once
+    in the set-ups `check_generation_setup` names. Use it instead of `GRPOTrainer(...)` in your
+    own script when it generates with vLLM on CPU; elsewhere both are the same."""
+    from trl import GRPOTrainer
+
+    from agentic_rag.training import vllm_sync
+
+    with vllm_sync.construction(kwargs["model"], kwargs["args"]):
+        trainer = GRPOTrainer(**kwargs)
+    check_generation_setup(trainer)
+    if trainer.args.use_vllm:
+        vllm_sync.install(trainer)
+    return trainer
+
+
 def check_generation_setup(trainer) -> None:
     """Refuses, before the first rollout, the set-ups where per-turn generation would deadlock or
     silently diverge across processes, naming the ones that work.
@@ -39,30 +56,31 @@ def check_generation_setup(trainer) -> None:
     A multi-turn rollout makes a data-dependent number of generation calls per process (a
     process whose questions are all answered stops early). That is fine when each call is local:
     one process, DDP, ZeRO-3 with parameters gathered for generation (the default), vLLM
-    colocate without tensor parallelism. It is not when a call is a collective: FSDP and ZeRO-3
-    without gathering shard the weights inside every forward pass, TRL's vLLM server client
-    lives on the main process only, and colocated tensor parallelism gathers prompts across
-    its group."""
+    colocate without tensor parallelism. vLLM server mode is a collective the backend handles
+    (`VLLMServerBackend`: every process calls on every turn). Refused: FSDP and ZeRO-3 without
+    gathering (the weights are sharded inside every forward pass), colocated tensor parallelism
+    (its group would have to generate every turn together) and vLLM sleep mode (the engine
+    would sleep between turns)."""
     from accelerate.utils import DistributedType
 
     args, accelerator = trainer.args, trainer.accelerator
     processes = accelerator.num_processes
     supported = (
         "Supported: one process; several processes with DDP, or with ZeRO-3 and "
-        "ds3_gather_for_generation: true (the default), or with use_vllm and vllm_mode: colocate "
-        "(vllm_tensor_parallel_size: 1)."
+        "ds3_gather_for_generation: true (the default), or with use_vllm in vllm_mode: server, "
+        "or vllm_mode: colocate with vllm_tensor_parallel_size: 1."
     )
     if args.use_vllm:
-        if args.vllm_mode == "server" and processes > 1:
+        if args.vllm_enable_sleep_mode:
             raise ValueError(
-                f"vllm_mode: server with {processes} training processes: TRL's vLLM client "
-                "exists on the main process only and multi-turn rollouts generate per turn. "
-                + supported
+                "vllm_enable_sleep_mode is not supported with multi-turn rollouts (the engine "
+                "would sleep between turns); set vllm_enable_sleep_mode: false"
             )
         if args.vllm_mode == "colocate" and args.vllm_tensor_parallel_size > 1:
             raise ValueError(
                 "vllm_tensor_parallel_size > 1 in colocate mode: the tensor-parallel group would "
-                "have to generate every turn together. " + supported
+                "have to generate every turn together. Use vllm_mode: server for a model that "
+                "needs several devices. " + supported
             )
         return
     kind = accelerator.distributed_type
@@ -74,21 +92,25 @@ def check_generation_setup(trainer) -> None:
             "the transformers backend with FSDP, or ZeRO-3 with ds3_gather_for_generation: false, "
             "shards the policy inside every forward pass, so all processes would have to make "
             "the same generation calls, which multi-turn rollouts cannot promise. Use vLLM "
-            "(use_vllm: true, vllm_mode: colocate) or ZeRO-3 with ds3_gather_for_generation: "
-            "true. " + supported
+            "(use_vllm: true) or ZeRO-3 with ds3_gather_for_generation: true. " + supported
         )
 
 
 @contextmanager
 def trainer_backend(trainer, tokenizer) -> Iterator[GenerationBackend]:
-    """A backend generating with the trainer's current policy: TRL's vLLM engine (weights synced
-    by TRL before each rollout) or the policy unwrapped for `generate` (DDP/DeepSpeed aware, as
-    TRL does internally; parameters gathered, so no call is a collective: `synced_gpus` off)."""
+    """A backend generating with the trainer's current policy: TRL's vLLM engine or server
+    (weights synced by TRL, or `vllm_sync`, before each rollout) or the policy unwrapped for
+    `generate` (DDP/DeepSpeed aware, as TRL does internally; parameters gathered, so no call is
+    a collective: `synced_gpus` off)."""
     check_generation_setup(trainer)
     if trainer.args.use_vllm:
-        from agentic_rag.backends.vllm import VLLMBackend
+        from agentic_rag.backends.vllm import VLLMBackend, VLLMServerBackend
 
-        yield VLLMBackend.from_trainer(trainer.vllm_generation, eos_ids=(tokenizer.eos_token_id,))
+        generation = trainer.vllm_generation
+        if generation.mode == "colocate":
+            yield VLLMBackend(generation.llm)
+        else:  # the client exists on the main process only
+            yield VLLMServerBackend(getattr(generation, "vllm_client", None))
         return
     import torch
     from trl.models import unwrap_model_for_generation

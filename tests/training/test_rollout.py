@@ -151,6 +151,26 @@ def test_one_generate_and_one_search_per_turn(tokenizer, retriever, tiny_world):
     assert all(t.finish_reason == "answer" for t in trajs)
 
 
+def test_a_collective_backend_is_called_on_every_turn(tokenizer, retriever, tiny_world):
+    """A collective backend (vLLM server mode with several training processes) must be called
+    the same number of times by every process: once per turn, with an empty batch once this
+    process's trajectories are done, never more."""
+    protocol = make_protocol(tokenizer, ProtocolConfig(name="tags"))
+    rows = _questions(tiny_world, 2)
+    scripts = {tuple(protocol.prompt_ids(r["question"])): ["<answer>a</answer>"] for r in rows}
+    backend = ScriptedBackend(tokenizer, scripts)
+    engine = RolloutEngine(backend, retriever, protocol, RolloutConfig(max_turns=4))
+    engine.run([r["question"] for r in rows])
+    assert backend.batch_sizes == [2]  # a local backend stops when everything is answered
+
+    backend = ScriptedBackend(tokenizer, scripts)
+    backend.collective = True
+    engine = RolloutEngine(backend, retriever, protocol, RolloutConfig(max_turns=4))
+    trajs = engine.run([r["question"] for r in rows])
+    assert backend.batch_sizes == [2, 0, 0, 0]
+    assert all(t.finish_reason == "answer" and t.num_turns == 1 for t in trajs)
+
+
 def test_malformed_actions_become_counted_error_observations(tokenizer, retriever, tiny_world):
     tags = make_protocol(tokenizer, ProtocolConfig(name="tags"))
     rows = _questions(tiny_world, 3)

@@ -93,6 +93,7 @@ def _fake_trainer(processes=1, kind="MULTI_GPU", zero_stage=None, **args):
         "use_vllm": False,
         "vllm_mode": "colocate",
         "vllm_tensor_parallel_size": 1,
+        "vllm_enable_sleep_mode": False,
         "ds3_gather_for_generation": True,
     }
     plugin = SimpleNamespace(zero_stage=zero_stage)
@@ -124,8 +125,9 @@ def _fake_trainer(processes=1, kind="MULTI_GPU", zero_stage=None, **args):
         ({"processes": 1, "kind": "FSDP"}, None),
         ({"use_vllm": True, "processes": 8}, None),
         ({"use_vllm": True, "vllm_mode": "server", "processes": 1}, None),
-        ({"use_vllm": True, "vllm_mode": "server", "processes": 2}, "vllm_mode: server with 2"),
+        ({"use_vllm": True, "vllm_mode": "server", "processes": 2}, None),
         ({"use_vllm": True, "vllm_tensor_parallel_size": 2}, "vllm_tensor_parallel_size > 1"),
+        ({"use_vllm": True, "vllm_enable_sleep_mode": True}, "vllm_enable_sleep_mode"),
     ],
 )
 def test_generation_setups_that_would_deadlock_are_refused(setup, refused):
@@ -137,7 +139,8 @@ def test_generation_setups_that_would_deadlock_are_refused(setup, refused):
         return
     with pytest.raises(ValueError, match=re.escape(refused)) as err:
         check_generation_setup(trainer)
-    assert "Supported:" in str(err.value)
+    if "sleep" not in refused:
+        assert "Supported:" in str(err.value)
 
 
 def test_a_rollout_keeps_trls_gradient_checkpointing_kwargs(tiny_world, tokenizer, tmp_path):
@@ -174,3 +177,80 @@ def test_a_rollout_keeps_trls_gradient_checkpointing_kwargs(tiny_world, tokenize
     assert model.is_gradient_checkpointing
     layer = model.model.layers[0]
     assert layer._gradient_checkpointing_func.keywords.get("use_reentrant") is True
+
+
+def test_trl_vllm_internals_the_cpu_weight_sync_relies_on():
+    """training/vllm_sync.py's TRL side (vLLM's: tests/vllm/test_vllm_internals.py)."""
+    from trl.generation.vllm_client import VLLMClient
+    from trl.generation.vllm_generation import VLLMGeneration
+    from trl.trainer.grpo_trainer import GRPOTrainer
+
+    for name in ("_iter_named_params", "sync_weights"):
+        assert callable(getattr(VLLMGeneration, name)), name
+    source = inspect.getsource(VLLMGeneration)
+    assert "self.llm = LLM(" in source and "self.vllm_client = VLLMClient(" in source
+    assert "self.vllm_client.init_communicator(" in source
+    for name in ("init_communicator", "get_server_info", "reset_prefix_cache"):
+        assert callable(getattr(VLLMClient, name)), name
+    client_init = inspect.getsource(VLLMClient.__init__)
+    assert all(f"self.{a} =" in client_init for a in ("session", "base_url", "model"))
+    trainer = inspect.getsource(GRPOTrainer)
+    assert "self.vllm_generation.sync_weights()" in trainer  # before each rollout_func call
+
+
+def test_the_cpu_server_command_is_trls_with_our_worker_extension():
+    from agentic_rag.training.vllm_sync import EXTENSION, serve_command
+
+    command = serve_command(["--model", "/m", "--host", "127.0.0.1", "--dtype", "float32"])
+    assert command[1:5] == ["-m", "vllm.entrypoints.openai.api_server", "--model", "/m"]
+    assert command[-2:] == ["--worker-extension-cls", EXTENSION]
+    assert command[command.index("--logprobs-mode") : command.index("--logprobs-mode") + 2] == [
+        "--logprobs-mode",
+        "processed_logprobs",
+    ]
+    assert command[command.index("--dtype") + 1] == "float32"
+
+
+@pytest.mark.parametrize(
+    ("url", "extension", "refused"),
+    [
+        ("http://127.0.0.1:8000", True, None),
+        ("http://0.0.0.0:8000", True, None),  # TRL's default host: this machine
+        ("http://10.1.2.3:8000", True, "needs the vLLM server on this machine"),
+        ("http://localhost:8000", False, "start it with scripts/vllm_cpu_serve.py"),
+    ],
+)
+def test_server_mode_on_cpu_needs_a_local_server_that_can_reload(url, extension, refused):
+    from types import SimpleNamespace
+
+    from agentic_rag.training.vllm_sync import EXTENSION, _check_local_server
+
+    info = {"parallel_config": {"worker_extension_cls": EXTENSION if extension else None}}
+    client = SimpleNamespace(base_url=url, get_server_info=lambda: info)
+    if refused is None:
+        _check_local_server(client)
+        return
+    with pytest.raises(ValueError, match=re.escape(refused)):
+        _check_local_server(client)
+
+
+def test_vllm_on_cpu_runs_in_the_policys_dtype(tiny_world):
+    """What GRPOTrainer loads the policy in: TRL's float32 default, model_init_kwargs' dtype
+    ("auto": the checkpoint's, as transformers reads it), or an instantiated model's own."""
+    from types import SimpleNamespace
+
+    import torch
+    from transformers import AutoConfig
+
+    from agentic_rag.training.vllm_sync import policy_dtype
+
+    path = str(tiny_world.model)
+    declared = str(AutoConfig.from_pretrained(path).dtype).removeprefix("torch.")
+    for kwargs, expected in [
+        (None, "float32"),
+        ({"dtype": "bfloat16"}, "bfloat16"),
+        ({"dtype": "auto"}, declared),
+    ]:
+        assert policy_dtype(path, SimpleNamespace(model_init_kwargs=kwargs)) == expected
+    model = SimpleNamespace(dtype=torch.bfloat16)
+    assert policy_dtype(model, SimpleNamespace(model_init_kwargs=None)) == "bfloat16"
