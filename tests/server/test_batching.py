@@ -4,6 +4,7 @@ results; with batching off every request is its own call."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import time
 
 import pytest
 
@@ -15,6 +16,22 @@ from retriever_index.server import ServerConfig, create_app
 @pytest.fixture(scope="module")
 def dense(dense_index):
     return Retriever.load(dense_index)
+
+
+class _Busy:
+    """The retriever with every search_batch call taking 0.2 s longer, so that requests fired
+    together queue behind the first call on any machine (a fast, cached search on a fast
+    machine otherwise finishes before the next request arrives)."""
+
+    def __init__(self, retriever: Retriever):
+        self._retriever = retriever
+
+    def __getattr__(self, name: str):
+        return getattr(self._retriever, name)
+
+    def search_batch(self, queries: list[str], k: int):
+        time.sleep(0.2)
+        return self._retriever.search_batch(queries, k)
 
 
 def _fire(url: str, batches: list[list[str]], k: int) -> list[list]:
@@ -33,7 +50,7 @@ def test_concurrent_requests_get_their_own_results(dense, queries, svc, micro_ba
     batches = [queries[i : i + 1 + i % 3] for i in range(0, 48, 3)]  # 16 requests, 1-3 queries
     want = [dense.search_batch(qs, 4) for qs in batches]
     config = ServerConfig(micro_batching=micro_batching, max_wait_ms=20)
-    app = create_app(dense, config)
+    app = create_app(_Busy(dense), config)
     with svc.ThreadServer(app, svc.free_port()) as srv:
         got = _fire(srv.url, batches, 4)
         metrics = RemoteRetriever(srv.url).metrics()
@@ -52,7 +69,9 @@ def test_concurrent_requests_get_their_own_results(dense, queries, svc, micro_ba
 def test_repeated_queries_are_searched_once_per_batch(dense, queries, svc):
     """A GRPO group often sends the same query G times: the merged call encodes it once."""
     batches = [[queries[0]]] * 12 + [[queries[1], queries[0]]]
-    with svc.ThreadServer(create_app(dense, ServerConfig(max_wait_ms=50)), svc.free_port()) as srv:
+    with svc.ThreadServer(
+        create_app(_Busy(dense), ServerConfig(max_wait_ms=50)), svc.free_port()
+    ) as srv:
         got = _fire(srv.url, batches, 3)
         metrics = RemoteRetriever(srv.url).metrics()
     want = dense.search_batch(queries[:2], 3)
@@ -66,7 +85,9 @@ def test_repeated_queries_are_searched_once_per_batch(dense, queries, svc):
 def test_different_k_in_one_window(dense, queries, svc):
     """Requests with different k merge per k: each still gets exactly k hits."""
     ks = [1, 3, 5, 3, 1, 5]
-    with svc.ThreadServer(create_app(dense, ServerConfig(max_wait_ms=50)), svc.free_port()) as srv:
+    with svc.ThreadServer(
+        create_app(_Busy(dense), ServerConfig(max_wait_ms=50)), svc.free_port()
+    ) as srv:
 
         def one(i: int):
             return RemoteRetriever(srv.url).search(queries[i], ks[i])

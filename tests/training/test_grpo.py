@@ -69,11 +69,16 @@ def test_two_grpo_steps(tiny_world, tmp_path, protocol, monkeypatch):
         "rollout/searches_per_trajectory",
         "rollout/invalid_action_share",
         "rollout/turns_per_trajectory",
-        "rollout/search_cache_hit_rate",
         "kl",
         "completions/mean_length",
     ):
         assert key in logs, f"{key} not logged; got {sorted(logs)}"
+    # The query cache's hit rate is logged once the policy's searches reached the index (an
+    # untrained policy may never search; whether it does differs between CPUs' float arithmetic).
+    if "rollout/search_cache_hit_rate" in logs:
+        assert any(
+            r.get("rollout/searches_per_trajectory", 0) > 0 for r in trainer.state.log_history
+        )
     # TRL counted only env_mask=1 tokens as completion length: the mask reached the loss.
     step = next(r for r in trainer.state.log_history if "completions/mean_length" in r)
     assert step["completions/mean_length"] <= step["rollout/completion_tokens_per_trajectory"]
