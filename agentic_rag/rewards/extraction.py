@@ -117,7 +117,7 @@ _LEADS = re.compile(
     r"|i\s+(?:think|believe)\s+(?:that\s+)?)",
     re.IGNORECASE,
 )
-_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
+_SENTENCE_END = re.compile(r"[.!?]+([\"'\u201d\u2019)\]]*)(?=\s|$)")
 # fmt: off
 _ABBREVIATIONS = frozenset({
     "mr", "mrs", "ms", "dr", "st", "jr", "sr", "mt", "ft", "vs", "etc", "inc", "ltd", "co",
@@ -136,6 +136,7 @@ _FUNCTION_WORDS = frozenset({
 _PREPOSITIONS = frozenset({"in", "on", "at", "by", "from", "of", "to", "as", "for"})
 # fmt: on
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb"}
+_UNPAIRED = (('"', '"'), ("\u201c", "\u201d"), ("\u00ab", "\u00bb"))
 
 
 def _words(text: str) -> list[str]:
@@ -150,14 +151,21 @@ def _first_sentence(text: str) -> str:
         bare = re.sub(r"^\W+", "", word).lower()
         if end.group() == "." and (len(bare) == 1 or "." in bare or bare in _ABBREVIATIONS):
             continue
-        return text[: end.start()]
+        return text[: end.start()] + end.group(1)  # closing quotes or brackets stay
     return text
 
 
 def _unquote(text: str) -> str:
+    """Without trailing punctuation, enclosing quotes, and a quote left open or closed alone
+    by the sentence cut ('"Kvapil".' -> 'Kvapil', 'the name of X."' -> 'the name of X')."""
     text = text.strip().rstrip(".,;:!?").strip()
-    while len(text) > 1 and _QUOTES.get(text[0]) == text[-1]:
+    while len(text) > 1 and _QUOTES.get(text[0]) == text[-1] and text[0] not in text[1:-1]:
         text = text[1:-1].strip().rstrip(".,;:!?").strip()
+    for opening, closing in _UNPAIRED:  # not ' or ’: those are apostrophes too
+        if text.endswith(closing) and (text.count(closing) % 2 or opening not in text):
+            text = text[: -len(closing)].rstrip(".,;:!?").strip()
+        if text.startswith(opening) and (text.count(opening) % 2 or closing not in text[1:]):
+            text = text[len(opening) :].strip()
     return text
 
 
@@ -213,7 +221,9 @@ def baseline_answer(text: str, question: str = "") -> str | None:
         return None
     line = lines[1] if len(lines) > 1 and _LABEL_LINE.match(lines[0]) else lines[0]
     line = _LIST_MARK.sub("", line)
-    while (lead := _LEADS.match(line)) and lead.end() < len(line):
+    while lead := _LEADS.match(line):
+        if lead.end() == len(line):
+            return None  # only a lead-in ("The answer to this question is:"): no answer
         line = line[lead.end() :]
     sentence = _first_sentence(line).strip()
     asked = _words(question)

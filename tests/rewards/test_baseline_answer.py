@@ -71,6 +71,25 @@ SMOLLM2_REPLIES = [
         "a British pirate who was killed in 1720.",
         "Captain Kidd And The Slave Girl is a classic example of a classic plot",
     ),
+    (  # only a lead-in: no answer
+        "What American professional Hawaiian surfer born 18 October 1992 won the Rip Curl Pro "
+        "Portugal?",
+        "The answer to this question is:",
+        None,
+    ),
+    (  # a quote closed after the sentence's period is not left behind
+        "Jaroslav Kvapil the Czech poet was born in the Kingdom of Bohemia, also referred to by "
+        "what name?",
+        'The answer to the question is: "Jaroslav Kvapil the Czech poet was born in the Kingdom '
+        'of Bohemia, also referred to by the name of Jaroslav Kvapil."',
+        "the name of Jaroslav Kvapil",
+    ),
+    (
+        "Jaroslav Kvapil the Czech poet was born in the Kingdom of Bohemia, also referred to by "
+        "what name?",
+        'The answer to this question is: "Kvapil"',
+        "Kvapil",
+    ),
     (  # no restatement: the first sentence of a reply cut at the token limit
         "Who was the producer of Frequency?",
         "The producer of Frequency was the American band The Black Eyres. They released their "
@@ -115,6 +134,10 @@ def test_normalization_turns_full_sentences_into_exact_matches():
         ("<think>France's capital...</think>\nParis", "Paris"),
         ("The final answer is: 1969", "1969"),
         ("Paris", "Paris"),
+        ('He said "yes." Then he left.', 'He said "yes"'),
+        ('"A" and "B"', '"A" and "B"'),
+        ("It's 'Rome'", "It's 'Rome'"),  # apostrophes are not quotes
+        ("Sure!", None),
     ],
 )
 def test_typical_instruct_replies(reply, expected):
