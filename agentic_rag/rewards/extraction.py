@@ -173,11 +173,12 @@ def _without_restated_question(sentence: str, question: str) -> str:
     """ "The capital of Australia is Canberra" -> "Canberra" for "What is the capital of
     Australia?": the subject before the first is/are/was/were restates the question when every
     content word of it is in the question; then a lower-case run copied from the question
-    ("born", "known for ... developed by") and a preposition after it go too. Questions with
-    "or" are left alone: there the subject is usually one of the options, i.e. the answer."""
+    ("born", "known for ... developed by") and a preposition after it go too. Choice questions
+    ("A or B", "between A and B") are left alone: there the subject is usually one of the
+    options, i.e. the answer."""
     asked = _words(question)
     copula = _COPULA.search(sentence)
-    if copula is None or "or" in asked:
+    if copula is None or "or" in asked or "between" in asked:
         return sentence
     subject = [w for w in _words(sentence[: copula.start()]) if w not in _FUNCTION_WORDS]
     if not subject or not set(subject) <= set(asked):

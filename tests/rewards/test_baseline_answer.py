@@ -71,6 +71,14 @@ SMOLLM2_REPLIES = [
         "a British pirate who was killed in 1720.",
         "Captain Kidd And The Slave Girl is a classic example of a classic plot",
     ),
+    (  # "between A and B" is a choice too: the subject names an option
+        "In between Berghuis v. Thompkins and Mississippi University for Women v. Hogan, which "
+        "case was decided first?",
+        "The case of Mississippi University for Women v. Hogan was not a case decided by the "
+        "Supreme Court.",
+        "The case of Mississippi University for Women v. Hogan was not a case decided by the "
+        "Supreme Court",
+    ),
     (  # only a lead-in: no answer
         "What American professional Hawaiian surfer born 18 October 1992 won the Rip Curl Pro "
         "Portugal?",
