@@ -36,6 +36,20 @@ def register(subparsers) -> None:
     )
     p.add_argument("--tokenizer", help="tokenizer folder/id when it differs from --model")
     p.add_argument("--limit", type=int, help="first N questions of each dataset")
+    p.add_argument(
+        "--sample",
+        type=int,
+        help="a seeded random sample of N questions of each dataset (all of a smaller one)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    p.add_argument(
+        "--dataset-index",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="search this index (folder or server URL) for dataset NAME's questions; repeat per "
+        "dataset; the others use --index / --retriever-url",
+    )
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", help="torch device for --backend hf (default: cuda if available)")
     p.add_argument("--no-progress", action="store_true")
@@ -76,6 +90,12 @@ def run(args: argparse.Namespace) -> int:
     data = args.data or recipe.data.eval
     if not data:
         raise SystemExit("agentic-rag eval: missing --data (the recipe has no data.eval either)")
+    dataset_indexes = {}
+    for item in args.dataset_index:
+        name, sep, where = item.partition("=")
+        if not (sep and name and where):
+            raise SystemExit(f"agentic-rag eval: --dataset-index {item!r}: expected NAME=DIR")
+        dataset_indexes[name] = where
     settings = EvalSettings(
         model=args.model,
         data=[s for s in data.split(",") if s],
@@ -88,6 +108,9 @@ def run(args: argparse.Namespace) -> int:
         base_url=args.base_url,
         tokenizer=args.tokenizer,
         limit=args.limit,
+        sample=args.sample,
+        seed=args.seed,
+        dataset_indexes=dataset_indexes,
         batch_size=args.batch_size,
         device=args.device,
         progress=not args.no_progress,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -338,10 +339,16 @@ def _resolve_local(spec: str) -> Path | None:
     return candidate
 
 
-def load_qa(spec: str, *, limit: int | None = None) -> list[QAExample]:
-    """Load the questions a spec names (see the module docstring), the first `limit` if given."""
-    if limit is not None and limit < 1:
-        raise QADataError(f"limit must be a positive number of questions, got {limit}")
+def load_qa(
+    spec: str, *, limit: int | None = None, sample: int | None = None, seed: int = 0
+) -> list[QAExample]:
+    """Load the questions a spec names (see the module docstring): the first `limit` if given,
+    or a seeded random `sample` of that many (all of them when the dataset has fewer)."""
+    for name, value in (("limit", limit), ("sample", sample)):
+        if value is not None and value < 1:
+            raise QADataError(f"{name} must be a positive number of questions, got {value}")
+    if limit is not None and sample is not None:
+        raise QADataError("give either limit (the first N questions) or sample (N at random)")
     path = _resolve_local(spec)
     if path is None:
         records, default_dataset = _hub_records(spec)
@@ -367,4 +374,13 @@ def load_qa(spec: str, *, limit: int | None = None) -> list[QAExample]:
             break
     if not examples:
         raise QADataError(f"{spec}: no QA records found; the file is empty")
-    return examples
+    return examples if sample is None else sample_examples(examples, sample, seed)
+
+
+def sample_examples(examples: list[QAExample], n: int, seed: int) -> list[QAExample]:
+    """The first `n` questions of a `random.Random(seed)` shuffle, kept in file order. The same
+    file, `n` and `seed` always give the same questions, and a larger `n` extends a smaller one
+    (same seed), so a run on a small sample can be resumed into a larger one."""
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    return [examples[i] for i in sorted(order[:n])]

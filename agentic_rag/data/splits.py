@@ -1,13 +1,12 @@
 """Question sets a run is made of: several specs as one list, a seeded sample, a held-out split
-kept out of training, written as a normalized JSONL file that `load_qa` reads back."""
+kept out of training (a seeded `sample_examples`), written as a normalized JSONL file that `load_qa` reads back."""
 
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
-from agentic_rag.data.qa import QAExample, load_qa
+from agentic_rag.data.qa import QAExample, load_qa, sample_examples
 
 
 def load_questions(specs: str, limit: int | None = None) -> list[QAExample]:
@@ -16,19 +15,12 @@ def load_questions(specs: str, limit: int | None = None) -> list[QAExample]:
     return examples[:limit] if limit else examples
 
 
-def sample_questions(examples: list[QAExample], n: int, seed: int = 0) -> list[QAExample]:
-    """A fixed, seeded sample of up to `n` questions (order and sample depend only on the
-    questions' dataset and id, not on file order), sorted like the sample."""
-    ordered = sorted(examples, key=lambda e: (e.dataset, e.id))
-    return random.Random(seed).sample(ordered, min(n, len(ordered)))
-
-
 def hold_out(
     train: list[QAExample], candidates: list[QAExample], n: int
 ) -> tuple[list[QAExample], list[QAExample]]:
     """(training questions minus the held-out ones, `n` held-out questions sampled from
     `candidates` with seed 0): the same held-out set whatever the training seed."""
-    held = sample_questions(candidates, n, seed=0)
+    held = sample_examples(candidates, n, seed=0)
     keys = {(e.dataset, e.id) for e in held}
     return [e for e in train if (e.dataset, e.id) not in keys], held
 

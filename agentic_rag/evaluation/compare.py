@@ -64,6 +64,16 @@ def paired_bootstrap(
     )
 
 
+def mean_interval(
+    values: list[float] | np.ndarray, *, samples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of the mean of per-question scores: the paired
+    bootstrap of (values - 0), so a run's intervals and a comparison's come from one method."""
+    v = np.asarray(values, dtype=float)
+    d = paired_bootstrap(np.zeros_like(v), v, samples=samples, seed=seed)
+    return d.low, d.high
+
+
 def _by_group(preds: list[Prediction]) -> dict[tuple[str, str], dict[str, Prediction]]:
     groups: dict[tuple[str, str], dict[str, Prediction]] = {}
     for p in preds:

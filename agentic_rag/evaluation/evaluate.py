@@ -49,6 +49,13 @@ class EvalSettings:
     """Tokenizer folder or hub id when it differs from `model`."""
     limit: int | None = None
     """First N questions of each dataset."""
+    sample: int | None = None
+    """A seeded random sample of N questions of each dataset (all of a smaller one)."""
+    seed: int = 0
+    """Seed of `sample`: the same data, N and seed always give the same questions."""
+    dataset_indexes: dict[str, str] = field(default_factory=dict)
+    """Dataset name -> index folder or server URL searched for that dataset's questions
+    (e.g. each multi-hop set over its own corpus); other datasets use `retriever`."""
     batch_size: int = 32
     device: str | None = None
     """Torch device of the policy (backend hf); default cuda when available."""
@@ -69,29 +76,60 @@ def evaluate(s: EvalSettings, search: SearchTool | None = None) -> Results:
     out.mkdir(parents=True, exist_ok=True)
     protocol, rollout, retriever = s.protocol, s.rollout, s.retriever
     needs_search = any(m != "direct" for m in s.modes)
-    if needs_search and not (retriever.index or retriever.url):
-        raise ValueError("modes naive/agentic need --index DIR or --retriever-url URL")
-    datasets = [(spec, load_qa(spec, limit=s.limit)) for spec in s.data]  # fail fast on bad data
+    # fail fast on bad data
+    datasets = [load_qa(spec, limit=s.limit, sample=s.sample, seed=s.seed) for spec in s.data]
+    names = [examples[0].dataset for examples in datasets]
+    stray = sorted(set(s.dataset_indexes) - set(names))
+    if stray:
+        raise ValueError(
+            f"an index is given for {', '.join(stray)}, which is not among the datasets "
+            f"({', '.join(names)}): use the dataset names exactly"
+        )
+    unsearched = [name for name in names if name not in s.dataset_indexes]
+    if needs_search and unsearched and not (search or retriever.index or retriever.url):
+        raise ValueError(
+            f"modes naive/agentic need --index DIR or --retriever-url URL (for "
+            f"{', '.join(unsearched)}), or an index per dataset (--dataset-index NAME=DIR)"
+        )
     # A served model is a name on the server; a local one may be a named offline model.
     model = s.model if s.backend == "openai" else resolve_model(s.model)
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(s.tokenizer) if s.tokenizer else model)
     runner = ModeRunner(
         backend=load_backend(s.backend, model, tokenizer, device=s.device, base_url=s.base_url),
         tokenizer=tokenizer,
-        search=(search or load_search_tool(retriever)) if needs_search else None,
+        search=None,
         protocol=protocol,
         rollout=rollout,
         batch_size=s.batch_size,
     )
     path = out / PREDICTIONS_FILE
     started = time.time()
+    tools: dict[str | None, SearchTool] = {}  # each index loaded once, when first needed
+
+    def search_for(dataset: str) -> SearchTool | None:
+        if not needs_search:
+            return None
+        source = s.dataset_indexes.get(dataset)
+        if source not in tools:
+            if source is None:
+                tools[source] = search or load_search_tool(retriever)
+            else:  # the recipe's retriever settings (device, timeouts) with this index or URL
+                url = source.startswith(("http://", "https://"))
+                where = {"url": source} if url else {"index": source, "url": None}
+                tools[source] = load_search_tool(dataclasses.replace(retriever, **where))
+        return tools[source]
+
     with PredictionWriter(path) as writer:
-        for _, examples in datasets:
+        for examples in datasets:
+            dataset = examples[0].dataset
+            todo_by_mode = {}
             for mode in s.modes:
-                if not examples:
-                    continue
-                done = finished_ids(path, examples[0].dataset, mode)
-                todo = [e for e in examples if e.id not in done]
+                done = finished_ids(path, dataset, mode)
+                todo_by_mode[mode] = [e for e in examples if e.id not in done]
+            if not any(todo_by_mode.values()):
+                continue
+            runner.search = search_for(dataset)
+            for mode, todo in todo_by_mode.items():
                 if todo:
                     runner.run(mode, todo, writer=writer, progress=s.progress)
     results = aggregate(read_predictions(path))
@@ -103,7 +141,11 @@ def evaluate(s: EvalSettings, search: SearchTool | None = None) -> Results:
         "protocol": dataclasses.asdict(protocol),
         "rollout": dataclasses.asdict(rollout),
         "retriever": retriever.url or retriever.index,
+        "dataset_indexes": s.dataset_indexes,
         "k": rollout.topk,
+        "sample": s.sample,
+        "seed": s.seed if s.sample else None,
+        "limit": s.limit,
         "finished_at": time.strftime("%Y-%m-%d %H:%M:%S"),
         "this_invocation_s": round(time.time() - started, 1),
         **s.extra_meta,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentic_rag.evaluation.compare import mean_interval
 from agentic_rag.evaluation.predictions import Prediction
 from agentic_rag.rewards import exact_match_score, f1_score, sub_exact_match_score
 from agentic_rag.rewards.evidence import supporting_recall
@@ -78,6 +79,11 @@ class ModeMetrics:
     """Malformed actions and rejected queries per generation turn."""
     answered_share: float = 0.0
     """Questions whose episode ended with an answer (not out of turns or tokens)."""
+    em_ci: tuple[float, float] | None = None
+    """95% confidence interval of `em`: percentile bootstrap over questions (2,000 resamples,
+    seed 0; `compare.mean_interval`, the method of `eval compare`). None in older files."""
+    sub_em_ci: tuple[float, float] | None = None
+    f1_ci: tuple[float, float] | None = None
 
 
 def _mean(values: list[float]) -> float:
@@ -102,6 +108,9 @@ def _aggregate_group(preds: list[Prediction]) -> ModeMetrics:
         recall_n=len(recalls) if retrieved_any else 0,
         invalid_action_share=stats["invalid_action_share"],
         answered_share=stats["answered_share"],
+        em_ci=mean_interval([p.em for p in preds]),
+        sub_em_ci=mean_interval([p.sub_em for p in preds]),
+        f1_ci=mean_interval([p.f1 for p in preds]),
     )
 
 
@@ -153,7 +162,13 @@ def read_metrics(path: str | Path) -> tuple[Results, dict[str, Any]]:
         path = path / METRICS_FILE
     payload = json.loads(path.read_text(encoding="utf-8"))
     results = {
-        dataset: {mode: ModeMetrics(**m) for mode, m in modes.items()}
+        dataset: {mode: _mode_metrics(m) for mode, m in modes.items()}
         for dataset, modes in payload["results"].items()
     }
     return results, payload["meta"]
+
+
+def _mode_metrics(fields: dict[str, Any]) -> ModeMetrics:
+    """JSON has lists where ModeMetrics has interval tuples."""
+    intervals = {k: tuple(v) for k, v in fields.items() if k.endswith("_ci") and v is not None}
+    return ModeMetrics(**{**fields, **intervals})

@@ -3,7 +3,10 @@
 - direct: one turn, no retrieval;
 - naive: one batched retrieval with the question, passages in the prompt, one turn;
 - agentic: the multi-turn search loop used in training.
-All three go through `RolloutEngine`, so budgets, parsing and answer extraction are identical.
+All three go through `RolloutEngine`, so budgets and generation are identical. The agentic
+answer is the protocol's strict reading (what training rewards); direct and naive are
+baselines for any model, prompted as FlashRAG prompts them for a short answer and read with
+`baseline_answer` (answer tags if the model writes them, else the reply cut to its answer).
 """
 
 from __future__ import annotations
@@ -20,18 +23,20 @@ from agentic_rag.evaluation.metrics import score_answer
 from agentic_rag.evaluation.predictions import Prediction, PredictionWriter
 from agentic_rag.protocols import ProtocolConfig, make_protocol
 from agentic_rag.protocols.base import format_passages
+from agentic_rag.rewards.extraction import baseline_answer
 from agentic_rag.rollout import RolloutConfig, RolloutEngine, Trajectory
 from agentic_rag.search import SearchTool
 
 MODES = ("direct", "naive", "agentic")
-_ANSWER_FORMAT = (
-    "Provide only the answer inside <answer> and </answer>, without detailed illustrations. "
-    "For example, <answer> Beijing </answer>."
+# FlashRAG's zero-shot and naive-RAG instructions (flashrag/pipeline, flashrag/prompt), sent as
+# the user turn so that the model's own default system prompt stays, as in Search-R1's prompts.
+_SHORT = "Only give me the answer and do not output any other words."
+DIRECT_TEMPLATE = (
+    f"Answer the question based on your own knowledge. {_SHORT}\nQuestion: {{question}}\n"
 )
-DIRECT_TEMPLATE = f"Answer the given question directly. {_ANSWER_FORMAT} Question: {{question}}\n"
 NAIVE_TEMPLATE = (
-    f"Answer the given question using the documents below. {_ANSWER_FORMAT}\n"
-    "Documents:\n{documents}Question: {question}\n"
+    f"Answer the question based on the given documents. {_SHORT}\n"
+    "The following are given documents.\n\n{documents}\nQuestion: {question}\n"
 )
 
 
@@ -96,6 +101,8 @@ class ModeRunner:
             trajectories = engine.run(prompts, self.sampling)
             elapsed = time.perf_counter() - start
             for i, (example, t) in enumerate(zip(batch, trajectories, strict=True)):
+                if mode != "agentic":
+                    self._read_baseline(t, example.question)
                 if hits is not None:  # the harness's search counts as the question's one search
                     t.num_searches, t.queries = 1, [example.question]
                     t.retrieved_ids = [h.id for h in hits[i]]
@@ -108,6 +115,16 @@ class ModeRunner:
             bar.set_postfix(q_per_s=f"{bar.n / max(bar.format_dict['elapsed'], 1e-9):.2f}")
         bar.close()
         return predictions
+
+    def _read_baseline(self, t: Trajectory, question: str) -> None:
+        """A baseline's one reply is its answer: read by `baseline_answer`. It takes no
+        actions, so none is invalid; replies cut at the token limit still answer."""
+        (turn,) = t.turns
+        text = self.tokenizer.decode(t.completion_ids[turn.start : turn.end])
+        t.final_answer = baseline_answer(text, question)
+        t.num_invalid = 0
+        if t.final_answer is not None:
+            t.finish_reason = "answer"
 
     def _prediction(
         self, mode: str, e: QAExample, t: Trajectory, seconds: float, n: int

@@ -2,7 +2,7 @@
 
 Tool calls are parsed with TRL/transformers response parsing, and results are rendered as tool
 messages by the same chat template, so an instruct model sees exactly the conversation format it
-was trained on. The final answer is the last assistant message without tool calls (inside
+was trained on. ChatML templates without tool support get one (`tool_template.py`). The final answer is the last assistant message without tool calls (inside
 <answer> tags when present).
 """
 
@@ -12,6 +12,7 @@ import json
 
 from agentic_rag.backends.base import FinishReason
 from agentic_rag.protocols.base import Action, Protocol, format_passages
+from agentic_rag.protocols.tool_template import ensure_tool_template
 from agentic_rag.rewards.extraction import turn_answer
 from retriever_index.retriever import Hit
 
@@ -40,19 +41,10 @@ class ToolsProtocol(Protocol):
     stop = ()  # a turn ends at the chat template's end-of-turn token (the tokenizer's EOS)
 
     def __init__(self, tokenizer, config):
-        from trl.chat_template_utils import add_response_schema
-
         super().__init__(tokenizer, config)
-        if getattr(tokenizer, "response_template", None) is None:
-            add_response_schema(tokenizer)  # known templates: Qwen2.5/3, Llama 3.1/3.2, ...
-        if getattr(tokenizer, "response_template", None) is None and not getattr(
-            tokenizer, "response_schema", None
-        ):
-            raise ValueError(
-                "the tools protocol needs a chat template whose tool calls TRL can parse "
-                "(Qwen2.5, Qwen3, Llama 3.1/3.2, ...); set `tokenizer.response_template` for "
-                "this template, or use `protocol.name: tags`"
-            )
+        # TRL's parsing schema for the templates it knows; ChatML models without tool support
+        # (SmolLM2) get a tool-aware template set on the tokenizer (protocols/tool_template.py).
+        ensure_tool_template(tokenizer, SEARCH_TOOL)
         self._frames: dict[int, list[str]] = {}
         self._frame(1)  # fail at construction, not mid-rollout, on an unusable template
 

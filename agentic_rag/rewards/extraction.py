@@ -12,6 +12,11 @@ Rules (docs/rewards.md lists them with the reasons):
 - tools protocol only: a final message with no tool call and no answer tags answers with its
   whole content (minus `<think>` blocks), since instruct models often answer plainly. A final
   message with a tool call, or with an unclosed `<answer>`, has no answer.
+
+Baselines (direct and naive evaluation modes) read a one-turn reply with `baseline_answer`: the
+same rules when the reply uses answer tags, otherwise the reply's text cut down to its answer, as
+FlashRAG's baselines take the generated text (docs/evaluation.md lists the steps and the
+measured effect). The agentic mode never falls back to plain text.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from agentic_rag.rewards.completion import (
     content_text,
     infer_protocol,
     parse_turns,
+    strip_special_tokens,
     without_blocks,
 )
 
@@ -98,3 +104,134 @@ def extract_answer(completion: Any, protocol: str | None = None, prompt: Any = N
     """
     protocol = check_protocol(protocol) if protocol else infer_protocol(completion)
     return final_answer(parse_turns(completion, protocol), protocol, prompt_text(prompt))
+
+
+# ---- baselines: a plain reply cut down to its answer ----------------------------------------
+_LABEL_LINE = re.compile(r"^[^\n]{0,60}:$")
+_LIST_MARK = re.compile(r"^(?:[-*•]|\d{1,2}[.)])\s+")
+_LEADS = re.compile(
+    r"^(?:(?:sure|certainly|okay|ok|of course)\b[,.!]?\s*"
+    r"|(?:the\s+)?(?:final\s+|correct\s+|short\s+|right\s+)?answer"
+    r"(?:\s+to\s+(?:this|the|your)\s+question)?\s*(?:is|would\s+be|:)\s*:?\s*"
+    r"|(?:based\s+on|according\s+to)\s[^,]{1,80},\s*"
+    r"|i\s+(?:think|believe)\s+(?:that\s+)?)",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"[.!?]+([\"'\u201d\u2019)\]]*)(?=\s|$)")
+# fmt: off
+_ABBREVIATIONS = frozenset({
+    "mr", "mrs", "ms", "dr", "st", "jr", "sr", "mt", "ft", "vs", "etc", "inc", "ltd", "co",
+    "corp", "no", "gen", "col", "capt", "lt", "sgt", "rev", "prof",
+})
+_COPULA = re.compile(r"\s(?:is|are|was|were)\s", re.IGNORECASE)
+_AUXILIARIES = frozenset({
+    "is", "are", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had",
+    "will", "would", "should", "may", "might",
+})
+_FUNCTION_WORDS = frozenset({
+    "the", "a", "an", "of", "in", "on", "at", "to", "for", "by", "with", "from", "and", "or",
+    "that", "which", "who", "whom", "whose", "what", "when", "where", "why", "how", "this",
+    "these", "those", "it", "its", "their", "his", "her",
+})
+_PREPOSITIONS = frozenset({"in", "on", "at", "by", "from", "of", "to", "as", "for"})
+# fmt: on
+_QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb"}
+_UNPAIRED = (('"', '"'), ("\u201c", "\u201d"), ("\u00ab", "\u00bb"))
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in (re.sub(r"\W+", "", t).lower() for t in text.split()) if w]
+
+
+def _first_sentence(text: str) -> str:
+    """`text` up to its first sentence end; periods of initials and abbreviations ("J. K.",
+    "U.S.", "F.C.", "St.") do not end a sentence."""
+    for end in _SENTENCE_END.finditer(text):
+        word = text[: end.start()].rsplit(None, 1)[-1] if text[: end.start()].strip() else ""
+        bare = re.sub(r"^\W+", "", word).lower()
+        if end.group() == "." and (len(bare) == 1 or "." in bare or bare in _ABBREVIATIONS):
+            continue
+        return text[: end.start()] + end.group(1)  # closing quotes or brackets stay
+    return text
+
+
+def _unquote(text: str) -> str:
+    """Without trailing punctuation, enclosing quotes, and a quote left open or closed alone
+    by the sentence cut ('"Kvapil".' -> 'Kvapil', 'the name of X."' -> 'the name of X')."""
+    text = text.strip().rstrip(".,;:!?").strip()
+    while len(text) > 1 and _QUOTES.get(text[0]) == text[-1] and text[0] not in text[1:-1]:
+        text = text[1:-1].strip().rstrip(".,;:!?").strip()
+    for opening, closing in _UNPAIRED:  # not ' or ’: those are apostrophes too
+        if text.endswith(closing) and (text.count(closing) % 2 or opening not in text):
+            text = text[: -len(closing)].rstrip(".,;:!?").strip()
+        if text.startswith(opening) and (text.count(opening) % 2 or closing not in text[1:]):
+            text = text[len(opening) :].strip()
+    return text
+
+
+def _without_restated_question(sentence: str, question: str) -> str:
+    """ "The capital of Australia is Canberra" -> "Canberra" for "What is the capital of
+    Australia?": the subject before the first is/are/was/were restates the question when every
+    content word of it is in the question; then a lower-case run copied from the question
+    ("born", "known for ... developed by") and a preposition after it go too. Choice questions
+    ("A or B", "between A and B") are left alone: there the subject is usually one of the
+    options, i.e. the answer."""
+    asked = _words(question)
+    copula = _COPULA.search(sentence)
+    if copula is None or "or" in asked or "between" in asked:
+        return sentence
+    subject = [w for w in _words(sentence[: copula.start()]) if w not in _FUNCTION_WORDS]
+    if not subject or not set(subject) <= set(asked):
+        return sentence
+    rest = sentence[copula.end() :].split()
+    copied = 0
+    while (
+        copied < len(rest) - 1
+        and rest[0][:1].islower()
+        and _contiguous_in(_words(" ".join(rest[: copied + 1])), asked)
+    ):
+        copied += 1
+    if copied and rest[copied].lower() in _PREPOSITIONS and copied < len(rest) - 1:
+        copied += 1
+    return " ".join(rest[copied:]) or sentence
+
+
+def _contiguous_in(words: list[str], sequence: list[str]) -> bool:
+    n = len(words)
+    return n > 0 and any(sequence[i : i + n] == words for i in range(len(sequence) - n + 1))
+
+
+def baseline_answer(text: str, question: str = "") -> str | None:
+    """The answer in a baseline's one-turn reply (direct and naive modes), for any model.
+
+    A reply with answer tags is read by the module rules above (exactly one block, or no
+    answer). Otherwise its plain text is cut down, in this order: special tokens, `<think>`
+    blocks and Markdown emphasis go; the first non-empty line is kept (the next one when the
+    first is a label such as "Answer:"); a list marker and lead-ins ("Sure,", "The answer is",
+    "Answer:", "Based on the documents,", "I think") go; the first sentence is kept; for a
+    yes/no question a reply starting with yes or no answers "yes" or "no"; a subject that
+    restates the question goes ("The capital of Australia is Canberra." -> "Canberra"); finally
+    trailing punctuation and enclosing quotes go. None when nothing is left.
+    """
+    if "<answer>" in text or "</answer>" in text:
+        return turn_answer(text, "tags")
+    plain = without_blocks(strip_special_tokens(text), "think")
+    plain = plain.replace("**", "").replace("__", "").replace("`", "")
+    lines = [line.strip() for line in plain.splitlines() if line.strip()]
+    if not lines:
+        return None
+    line = lines[1] if len(lines) > 1 and _LABEL_LINE.match(lines[0]) else lines[0]
+    line = _LIST_MARK.sub("", line)
+    while lead := _LEADS.match(line):
+        if lead.end() == len(line):
+            return None  # only a lead-in ("The answer to this question is:"): no answer
+        line = line[lead.end() :]
+    sentence = _first_sentence(line).strip()
+    asked = _words(question)
+    if asked and asked[0] in _AUXILIARIES:
+        first = _words(sentence[:8])
+        if first and first[0] in ("yes", "no"):
+            return first[0]
+    if asked:
+        sentence = _without_restated_question(sentence, question)
+    return _unquote(sentence) or None

@@ -12,9 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from agentic_rag.evaluation.compare import compare_runs, paired_bootstrap
+from agentic_rag.evaluation.compare import compare_runs, mean_interval
 from agentic_rag.evaluation.metrics import METRICS_FILE, aggregate, prediction_recall
 from agentic_rag.evaluation.predictions import Prediction, read_predictions
 from agentic_rag.evaluation.report import CHART_FILE, DATASET_ORDER, MODE_ORDER
@@ -40,13 +38,6 @@ def is_correct(p: Prediction) -> bool:
     return p.em >= 1.0
 
 
-def _interval(values: list[float]) -> tuple[float, float]:
-    """Bootstrap CI of a mean: compare's paired bootstrap of (values - 0), so both agree."""
-    v = np.asarray(values, dtype=float)
-    d = paired_bootstrap(np.zeros_like(v), v)
-    return d.low, d.high
-
-
 def summary_rows(preds: list[Prediction]) -> list[dict[str, Any]]:
     """One row per (dataset, mode): the metrics of metrics.json plus EM/F1 95% CIs."""
     groups: dict[tuple[str, str], list[Prediction]] = {}
@@ -56,8 +47,8 @@ def summary_rows(preds: list[Prediction]) -> list[dict[str, Any]]:
     rows = []
     for (dataset, mode), group in groups.items():
         m = results[dataset][mode]
-        em_low, em_high = _interval([p.em for p in group])
-        f1_low, f1_high = _interval([p.f1 for p in group])
+        em_low, em_high = mean_interval([p.em for p in group])
+        f1_low, f1_high = mean_interval([p.f1 for p in group])
         rows.append(
             {
                 "dataset": dataset,

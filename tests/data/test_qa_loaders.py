@@ -191,6 +191,24 @@ def test_short_name_resolves_against_data_root_and_limit(tmp_path, monkeypatch):
     assert examples[0].dataset == "toy"
 
 
+def test_seeded_sample_is_fixed_in_file_order_and_capped(tmp_path, monkeypatch):
+    rows = [{"id": str(i), "question": f"q{i}?", "answers": [str(i)]} for i in range(50)]
+    write_jsonl(tmp_path / "toy" / "dev.jsonl", rows)
+    monkeypatch.setenv("AGENTIC_RAG_DATA", str(tmp_path))
+    first = [e.id for e in load_qa("toy", sample=10, seed=0)]
+    assert first == [e.id for e in load_qa("toy", sample=10, seed=0)]  # same seed, same ids
+    assert len(set(first)) == 10 and first == sorted(first, key=int)  # file order kept
+    assert first != [str(i) for i in range(10)]  # a sample, not the head of the file
+    assert first != [e.id for e in load_qa("toy", sample=10, seed=1)]
+    assert [e.id for e in load_qa("toy", sample=500)] == [str(i) for i in range(50)]
+    larger = [e.id for e in load_qa("toy", sample=30, seed=0)]
+    assert set(first) < set(larger)  # a larger sample extends a smaller one: runs resume into it
+    with pytest.raises(QADataError, match="either limit .* or sample"):
+        load_qa("toy", limit=2, sample=2)
+    with pytest.raises(QADataError, match="sample must be a positive"):
+        load_qa("toy", sample=0)
+
+
 # ---------------------------------------------------------------------------- shared data
 
 SHARED_COUNTS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -149,3 +150,71 @@ def test_a_trained_checkpoint_evaluates_with_its_own_recipe(
     assert all(p.num_turns == 1 and p.generated_tokens <= 5 for p in preds)
     _, meta = read_metrics(tmp_path / "run")
     assert meta["rollout"]["topk"] == 2 and meta["rollout"]["max_turns"] == 1  # override wins
+
+
+class FixedSearch:
+    """A default search tool whose hits are recognizable by id."""
+
+    def search_batch(self, queries, k):
+        from retriever_index.base import Hit
+
+        return [
+            [Hit(f"fixed-{i}", "Fixed", "A fixed passage.", 1.0) for i in range(k)] for _ in queries
+        ]
+
+
+def test_dataset_indexes_sample_and_baseline_answers(tiny_world, tmp_path):
+    """Each dataset searches its own index (others the default), a seeded sample is drawn per
+    dataset and recorded, and baseline answers are `baseline_answer` of the one reply."""
+    from agentic_rag.rewards.extraction import baseline_answer
+
+    rows = [json.loads(line) for line in tiny_world.test.read_text().splitlines()]
+    files = []
+    for name in ("alpha", "beta"):
+        files.append(tmp_path / f"{name}.jsonl")
+        files[-1].write_text(
+            "".join(
+                json.dumps({**r, "id": f"{name}{i}", "dataset": name}) + "\n"
+                for i, r in enumerate(rows)
+            )
+        )
+    settings = EvalSettings(
+        model=str(tiny_world.model),
+        data=[str(f) for f in files],
+        modes=["direct", "naive"],
+        out=str(tmp_path / "run"),
+        rollout=RolloutConfig(max_turns=1, max_turn_tokens=8, topk=2),
+        sample=5,
+        seed=3,
+        dataset_indexes={"beta": str(tiny_world.index)},
+        batch_size=8,
+        progress=False,
+    )
+    evaluate(settings, search=FixedSearch())
+    preds = read_predictions(tmp_path / "run")
+    assert len(preds) == 2 * 2 * 5
+    naive = {p.dataset: p for p in preds if p.mode == "naive"}
+    assert naive["alpha"].retrieved_ids == ["fixed-0", "fixed-1"]
+    assert not any(i.startswith("fixed-") for i in naive["beta"].retrieved_ids)
+    from agentic_rag.data.qa import load_qa
+
+    sampled = {e.id for e in load_qa(str(files[0]), sample=5, seed=3)}
+    assert {p.id for p in preds if p.dataset == "alpha"} == sampled and len(sampled) == 5
+    assert {p.id[4:] for p in preds if p.dataset == "beta"} == {i[5:] for i in sampled}
+    for p in preds:  # one reply per question, read as a baseline answer; no actions, no invalid
+        (turn,) = p.turns
+        assert p.prediction == baseline_answer(turn["model"], p.question)
+        assert p.num_invalid == 0 and p.num_turns == 1
+    _, meta = read_metrics(tmp_path / "run")
+    assert (meta["sample"], meta["seed"], meta["dataset_indexes"]) == (
+        5,
+        3,
+        {"beta": str(tiny_world.index)},
+    )
+
+    with pytest.raises(
+        ValueError, match="index is given for gamma, which is not among the datasets"
+    ):
+        evaluate(dataclasses.replace(settings, dataset_indexes={"gamma": "x"}))
+    with pytest.raises(ValueError, match=r"need --index DIR .* \(for alpha\)"):
+        evaluate(dataclasses.replace(settings, out=str(tmp_path / "other")))

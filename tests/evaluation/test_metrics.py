@@ -92,10 +92,24 @@ def test_aggregate_by_hand(make_prediction):
         recall_n=2,
         invalid_action_share=0.0,
         answered_share=1.0,  # every record's finish_reason is "answer"
+        # 3 questions: a resample of all zeros (or all ones) has probability 1/27 > 2.5%
+        em_ci=(0.0, 1.0),
+        sub_em_ci=(0.0, 1.0),
+        f1_ci=(0.0, 1.0),
     )
     direct = results["hotpotqa"]["direct"]
     assert (direct.recall, direct.recall_n, direct.questions_per_s) == (None, 0, None)
     assert results["nq"]["agentic"].recall is None
+
+
+def test_confidence_intervals_bootstrap_the_mean_over_questions(make_prediction):
+    """200 questions, 60 right: the 95% interval is about 0.30 +- 1.96 * sqrt(0.21 / 200)."""
+    preds = [make_prediction(id=str(i), em=float(i < 60), sub_em=1.0, f1=0.0) for i in range(200)]
+    m = aggregate(preds)["hotpotqa"]["agentic"]
+    half = 1.96 * (0.3 * 0.7 / 200) ** 0.5
+    assert m.em_ci[0] == pytest.approx(0.3 - half, abs=0.015)
+    assert m.em_ci[1] == pytest.approx(0.3 + half, abs=0.015)
+    assert (m.sub_em_ci, m.f1_ci) == ((1.0, 1.0), (0.0, 0.0))  # constant scores: no spread
 
 
 def test_duplicate_questions_are_an_error(make_prediction):

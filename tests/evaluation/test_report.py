@@ -60,6 +60,11 @@ def test_report_tables_and_chart(tmp_path, results):
     assert details[0][:6] == ["dataset", "mode", "n", "EM", "sub-EM", "F1"]
     assert details[2][:4] == ["nq", "direct", "4", "50.0"]
     assert details[3][:4] == ["nq", "agentic", "4", "75.0"]
+    assert details[0][6:9] == ["EM 95% CI", "sub-EM 95% CI", "F1 95% CI"]
+    assert details[0][12] == "invalid"
+    low, high = results["nq"]["agentic"].em_ci
+    assert details[3][6] == f"[{100 * low:.1f}, {100 * high:.1f}]"
+    assert details[3][12] == "0.0"
     assert len(details) == 2 + 7
 
     png = (tmp_path / "out" / CHART_FILE).read_bytes()
