@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         from agentic_rag.offline.pipeline import run_offline
 
         run_offline(recipe, resume=args.resume)
+        _leave_process_group()
         return 0
     from pathlib import Path
 
@@ -54,7 +55,18 @@ def run(args: argparse.Namespace) -> int:
         recipe, load_search_tool(recipe.retriever), resume=args.resume
     )
     write_summary(summary, log_history, Path(recipe.grpo.output_dir))
+    _leave_process_group()
     return 0
+
+
+def _leave_process_group() -> None:
+    """Ranks leave together before exit: a gloo group torn down by interpreter exit can abort a
+    rank ("terminate called without an active exception", exit -6) after a finished run."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def _set_threads(recipe) -> None:
