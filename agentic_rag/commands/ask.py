@@ -8,6 +8,7 @@ import json
 import re
 import sys
 import time
+from typing import TextIO
 
 from agentic_rag.commands.recipe_args import add_recipe_arguments
 
@@ -105,8 +106,12 @@ def record(question: str, trajectories: list, tokenizer, seconds: float) -> dict
     }
 
 
-def show(question: str, trajectories: list, tokenizer, seconds: float, out=sys.stdout) -> None:
-    """Turn by turn: the model's text, each query and its hits (title, score, a snippet)."""
+def show(
+    question: str, trajectories: list, tokenizer, seconds: float, out: TextIO | None = None
+) -> None:
+    """Turn by turn: the model's text, each query and its hits (title, score, a snippet), to
+    `out` or the current sys.stdout (looked up per call: a redirected stream may be closed)."""
+    out = out or sys.stdout
     print(f"question: {question}", file=out)
     for n, t in enumerate(trajectories):
         if len(trajectories) > 1:
