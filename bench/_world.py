@@ -17,6 +17,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -56,8 +57,14 @@ class World:
     """The SFT-warm-started tools-protocol policy both loops start from."""
     train: list
     """Training questions (QAExample) in file order."""
-    search: object
-    """The loaded `Retriever` over the world's index."""
+
+    @functools.cached_property
+    def search(self):
+        """The `Retriever` over the world's index, loaded on first use (with its encoder, which
+        a GPU machine running random weights may not have)."""
+        from agentic_rag.search import load_search_tool
+
+        return load_search_tool(self.recipe.retriever)
 
 
 def load_recipe(overrides: list[str] | None = None, tools: bool = True):
@@ -75,7 +82,6 @@ def build(recipe, seed: int | None = None, quiet: bool = True) -> World:
     from agentic_rag.offline.warm_start import warm_start
     from agentic_rag.offline.world import build_world
     from agentic_rag.recipe import derive
-    from agentic_rag.search import load_search_tool
 
     if seed is not None:
         recipe = derive(recipe, {"seed": seed})
@@ -99,11 +105,12 @@ def build(recipe, seed: int | None = None, quiet: bool = True) -> World:
     with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
         world = build_world(recipe.offline, recipe.protocol, out, seed)
         recipe = derive(recipe, {"retriever.index": str(world["index"])})
-        search = load_search_tool(recipe.retriever)
-        model_dir = warm_start(recipe, world, out, search)
+        built = World(recipe, out / "sft", load_qa(str(world["train"])))
+        # The warm start searches only when it builds its demonstrations (a fresh world).
+        built.model_dir = warm_start(recipe, world, out, built.search if fresh else None)
     if fresh:
         print(f"world ready in {time.perf_counter() - started:.0f} s")
-    return World(recipe, model_dir, load_qa(str(world["train"])), search)
+    return built
 
 
 class CountingSearch:

@@ -121,13 +121,18 @@ class Clock:
 
 @contextlib.contextmanager
 def patched(owner, name: str, wrap):
-    """`owner.name` replaced by `wrap(original)` for the duration (instrumentation only)."""
-    original = owner.__dict__[name]
+    """`owner.name` replaced by `wrap(original)` for the duration (instrumentation only); an
+    inherited method is shadowed on `owner`, then the shadow removed."""
+    own = name in owner.__dict__
+    original = owner.__dict__[name] if own else getattr(owner, name)
     setattr(owner, name, wrap(original))
     try:
         yield
     finally:
-        setattr(owner, name, original)
+        if own:
+            setattr(owner, name, original)
+        else:
+            delattr(owner, name)
 
 
 def timing(clock: Clock, part: str):
@@ -250,6 +255,14 @@ def exclusive(step: dict[str, float]) -> dict[str, float]:
     return parts
 
 
+class NoRetriever:
+    """The search tool of the random-weights run: such a policy never writes an action, and the
+    GPU machine it targets may have no encoder; a search would be a counted search error."""
+
+    def search_batch(self, queries: list[str], k: int):
+        raise RuntimeError("--model-shape qwen2.5-0.5b runs without a retriever")
+
+
 def qwen_shaped_model(tokenizer_dir: Path, out: Path) -> Path:
     """A random Qwen2.5-0.5B-shaped policy saved with a tokenizer padded to its vocabulary (the
     tiny tokenizer plus placeholder tokens), so every sampled id decodes."""
@@ -341,7 +354,7 @@ def main() -> int:
             tools=False,
         )
         clock = Clock(cuda)
-        search = _world.CountingSearch(world.search)
+        search = _world.CountingSearch(NoRetriever() if gpu_shape else world.search)
         search.search_batch = timing(clock, "retrieval")(search.search_batch)
         callback = StepClock(clock, profile_step=1 if args.torch_profile else None)
         # The trainer prints its end-of-training metrics dict; the table below says more.
