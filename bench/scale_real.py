@@ -28,7 +28,7 @@ from _clustered import Clustered  # noqa: E402
 from retriever_index.build import new_index  # noqa: E402
 from retriever_index.compressed import CompressedConfig, rerank  # noqa: E402
 
-WORK = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ("hotpotqa", "2wikimultihopqa", "musique")
 SIZES = (6000, 12000, 17948)
 FRACTIONS = (16, 8, 1)  # nprobe = nlist / fraction
@@ -36,10 +36,10 @@ FRACTIONS = (16, 8, 1)  # nprobe = nlist / fraction
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--indexes", type=Path, default=WORK / "indexes",
+    ap.add_argument("--indexes", type=Path, default=ROOT / "indexes",
                     help=f"folder holding the Flat MiniLM indexes {', '.join(CORPORA)}")  # fmt: skip
     ap.add_argument("--questions", type=Path,
-                    default=WORK / "shared" / "data" / "qa" / "hotpotqa" / "dev.jsonl")  # fmt: skip
+                    default=ROOT.parent / "shared" / "data" / "qa" / "hotpotqa" / "dev.jsonl")  # fmt: skip
     ap.add_argument("--queries", type=int, default=1000)
     args = ap.parse_args()
     missing = [c for c in CORPORA if not (args.indexes / c / "index.faiss").is_file()]
