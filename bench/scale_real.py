@@ -6,7 +6,7 @@ indexes (in that order: the first 6,000 rows are HotpotQA's), and 1,000 HotpotQA
 encoded here. Generated: bench/_clustered.py at the same size. For each, at 6,000 / 12,000 /
 17,948 passages: the compressed index with the automatic settings (CompressedConfig.resolve;
 every row trains it at these sizes, as in the build) over the float16-rounded vectors, then
-recall@10 retention against exact Flat at depth 100 and nprobe nlist/16, nlist/8 and nlist (all
+recall@10 retention against exact Flat at depth 100 and nprobe nlist/16, nlist/8, nlist/4 and nlist (all
 lists: what PQ plus re-ranking alone lose), and score statistics of exact search: mean top-1
 and rank-10 scores, and the mean score gap between ranks 10 and 100.
 """
@@ -31,7 +31,7 @@ from retriever_index.compressed import CompressedConfig, rerank  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ("hotpotqa", "2wikimultihopqa", "musique")
 SIZES = (6000, 12000, 17948)
-FRACTIONS = (16, 8, 1)  # nprobe = nlist / fraction
+FRACTIONS = (16, 8, 4, 1)  # nprobe = nlist / fraction
 
 
 def main() -> int:
@@ -53,7 +53,7 @@ def main() -> int:
         questions = [json.loads(line)["question"] for line in itertools.islice(f, args.queries)]
     queries = Encoder().encode_queries(questions)
     real = np.concatenate([_vectors(args.indexes / c / "index.faiss") for c in CORPORA])
-    print(f"{'data':>9} {'passages':>8} {'nlist':>5} {'nl/16':>6} {'nl/8':>6} {'all':>6} "
+    print(f"{'data':>9} {'passages':>8} {'nlist':>5} {'nl/16':>6} {'nl/8':>6} {'nl/4':>6} {'all':>6} "
           f"{'top-1':>6} {'top-10':>6} {'gap10-100':>9}")  # fmt: skip
     for n in SIZES:
         if n > len(real):

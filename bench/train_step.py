@@ -372,10 +372,11 @@ def report(args, recipe, measured: list[dict], params: int, search, cuda: bool) 
     print(" | ".join(f"{k} {v}" for k, v in info.items()))
     r, g = recipe.rollout, recipe.grpo
     gpu_shape = args.model_shape == "qwen2.5-0.5b"
+    prompts = g.per_device_train_batch_size * g.gradient_accumulation_steps // g.num_generations
     print(
         f"GRPO step of recipes/tiny.yaml{' + Search-R1 budgets' if gpu_shape else ''} "
         f"({args.model or args.model_shape}, {params / 1e6:.1f}M params, "
-        f"{args.device}): {g.per_device_train_batch_size // g.num_generations} prompts x "
+        f"{args.device}): {prompts} prompts x "
         f"G={g.num_generations}, protocol {recipe.protocol.name}, max_turns {r.max_turns}, "
         f"{r.max_turn_tokens} tokens/turn, {r.max_completion_tokens} per trajectory; "
         f"median of {len(measured)} steps"
