@@ -55,6 +55,22 @@ class HotpotIndex:
     subset: HotpotSubset
 
 
+def _mask_spans(ids: list[int], mask: list[int]) -> list[tuple[int, list[int]]]:
+    spans, start = [], 0
+    for i in range(1, len(ids) + 1):
+        if i == len(ids) or mask[i] != mask[start]:
+            spans.append((mask[start], ids[start:i]))
+            start = i
+    return spans
+
+
+@pytest.fixture(scope="session")
+def mask_spans():
+    """(ids, env_mask) -> contiguous (mask value, ids) runs: a trajectory's model and
+    environment spans, in order (for test modules, which cannot import conftest)."""
+    return _mask_spans
+
+
 @pytest.fixture(scope="session")
 def hotpot_subset(shared_qa_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> HotpotSubset:
     src = shared_qa_dir / "hotpotqa"

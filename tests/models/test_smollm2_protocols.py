@@ -52,15 +52,6 @@ class FixedSearch:
         ]
 
 
-def _spans(ids: list[int], mask: list[int]) -> list[tuple[int, list[int]]]:
-    spans, start = [], 0
-    for i in range(1, len(ids) + 1):
-        if i == len(ids) or mask[i] != mask[start]:
-            spans.append((mask[start], ids[start:i]))
-            start = i
-    return spans
-
-
 # ---- tags ------------------------------------------------------------------------------------
 def test_tags_prompt_is_the_chat_template_with_the_default_system_prompt(load_tokenizer):
     tok = load_tokenizer()
@@ -232,7 +223,7 @@ def test_tools_parse_never_raises_on_real_tokens(load_tokenizer, text, kind):
     assert protocol.parse(ids, protocol.prompt_ids(QUESTION), "eos").kind == kind
 
 
-def test_tools_env_mask_spans_with_scripted_turns(load_tokenizer):
+def test_tools_env_mask_spans_with_scripted_turns(load_tokenizer, mask_spans):
     tok = load_tokenizer()
     protocol = make_protocol(tok, ProtocolConfig(name="tools"))
     call = (
@@ -247,7 +238,7 @@ def test_tools_env_mask_spans_with_scripted_turns(load_tokenizer):
         "Bill Gates",
         ["Microsoft founder"],
     )
-    spans = _spans(t.completion_ids, t.env_mask)
+    spans = mask_spans(t.completion_ids, t.env_mask)
     assert [m for m, _ in spans] == [1, 0, 1]
     assert tok.decode(spans[0][1]) == call + "<|im_end|>"
     observation = tok.decode(spans[1][1])
@@ -257,7 +248,7 @@ def test_tools_env_mask_spans_with_scripted_turns(load_tokenizer):
     assert tok.decode(spans[2][1]) == "Bill Gates<|im_end|>"
 
 
-def test_tools_turns_of_the_real_model(load_tokenizer, model):
+def test_tools_turns_of_the_real_model(load_tokenizer, model, mask_spans):
     """A few real turns through the tool template: every turn parses to an action, env tokens
     are exactly the observation frames, and the prompt the model saw lists the tool."""
     from agentic_rag.backends.hf import HFBackend
@@ -272,7 +263,7 @@ def test_tools_turns_of_the_real_model(load_tokenizer, model):
     )
     for t in engine.run(["Use the search tool to find who founded Microsoft.", QUESTION]):
         assert all(turn.action in ("search", "answer", "invalid") for turn in t.turns)
-        for mask, ids in _spans(t.completion_ids, t.env_mask):
+        for mask, ids in mask_spans(t.completion_ids, t.env_mask):
             if mask == 0:
                 text = tok.decode(ids)
                 assert text.endswith("<|im_start|>assistant\n") and "<tool_response>" in text

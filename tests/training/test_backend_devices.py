@@ -40,13 +40,17 @@ class KeywordSearch:
         return out
 
 
-class NoReuse(HFBackend):
-    """Every turn prefilled from scratch: the reference the cache-reusing path must match."""
+class FreshPrefill(HFBackend):
+    """Every turn prefilled from scratch into transformers' own cache: the reference that cache
+    reuse across turns, the group's shared prefill and the reserved cache must match."""
 
     def _continue(self, prompts, weights, device):
         return None, None, None
 
     def _shared_prefill(self, prompts, input_ids, attention):
+        return None
+
+    def _new_cache(self):
         return None
 
 
@@ -105,7 +109,9 @@ def test_sampled_logprobs_equal_a_fresh_forward_across_turns(world, device, dtyp
         _, fresh = _fresh_logprobs(model, t, 0.7)
         mask = torch.tensor(t.env_mask, dtype=torch.bool)
         assert (~mask).any() or t.num_turns == 1  # later turns follow a masked observation
-        worst = max(worst, (torch.tensor(t.logprobs) - fresh)[mask].abs().max().item())
+        got = torch.tensor(t.logprobs)
+        assert (got[~mask] == 0).all()  # observation tokens carry no log-prob
+        worst = max(worst, (got - fresh)[mask].abs().max().item())
     assert worst < TOLERANCE[dtype], f"{device} {dtype}: max |diff| {worst:.4f}"
 
 
@@ -114,7 +120,7 @@ def test_greedy_is_the_argmax_and_cache_reuse_changes_nothing(world, device):
     tokenizer = world[0]
     model = _policy(tokenizer, device, torch.float32)
     reused = _rollouts(HFBackend(model, tokenizer), world, Sampling())
-    fresh = _rollouts(NoReuse(model, tokenizer), world, Sampling())
+    fresh = _rollouts(FreshPrefill(model, tokenizer), world, Sampling())
     assert any(t.num_turns >= 2 for t in reused)
     for a, b in zip(reused, fresh, strict=True):
         assert a.completion_ids == b.completion_ids
