@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import threading
+import time
+
 import httpx
 import pytest
 
@@ -152,36 +156,43 @@ def test_bearer_token_auth(bm25, queries, svc):
 def test_searcher_value_error_becomes_422_only_for_its_request(bm25, queries, svc):
     """A query the index itself rejects fails its own request, not the batch it was merged in."""
     calls: list[list[str]] = []
+    entered, release = threading.Event(), threading.Event()
 
     class Picky:
         manifest = bm25.manifest
 
         def search_batch(self, qs: list[str], k: int):
             calls.append(list(qs))
+            if "block" in qs:  # holds the worker, so the burst below queues behind it
+                entered.set()
+                release.wait(30)
             if "poison" in qs:
                 raise ValueError("this index cannot search 'poison'")
             return bm25.search_batch(qs, k)
 
-    import concurrent.futures as cf
+    bodies = [{"queries": [q], "k": 3} for q in queries[:6]] + [{"queries": ["poison"], "k": 3}]
+    server = svc.ThreadServer(create_app(Picky(), ServerConfig()), svc.free_port())
+    with server as srv, cf.ThreadPoolExecutor(len(bodies) + 1) as pool:
 
-    def burst(url: str, bodies: list[dict]) -> list[httpx.Response]:
-        with cf.ThreadPoolExecutor(len(bodies)) as pool:
-            return list(pool.map(lambda b: httpx.post(f"{url}/search", json=b), bodies))
+        def post(body: dict) -> httpx.Response:
+            return httpx.post(f"{srv.url}/search", json=body, timeout=60)
 
-    config = ServerConfig(max_wait_ms=200)  # wide window: each burst merges
-    with svc.ThreadServer(create_app(Picky(), config), svc.free_port()) as srv:
-        good = [{"queries": [q], "k": 3} for q in queries[:6]]
-        assert [r.status_code for r in burst(srv.url, good)] == [200] * 6  # clients now "busy"
-        for _ in range(5):  # on a loaded machine a burst can miss the window: send it again
-            calls.clear()
-            responses = burst(srv.url, [*good, {"queries": ["poison"]}])
-            if any("poison" in c and len(c) > 1 for c in calls):
-                break
+        blocker = pool.submit(post, {"queries": ["block"], "k": 3})
+        assert entered.wait(30)
+        burst = [pool.submit(post, b) for b in bodies]
+        deadline = time.monotonic() + 30  # every request counted is already queued
+        while httpx.get(f"{srv.url}/metrics").json()["requests"] < 1 + len(bodies):
+            assert time.monotonic() < deadline, "the burst never reached the server"
+            time.sleep(0.02)
+        release.set()
+        responses = [f.result() for f in burst]
+        assert blocker.result().status_code == 200
     assert [r.status_code for r in responses] == [200] * 6 + [422]
     assert "cannot search 'poison'" in responses[-1].json()["error"]
     for r, q in zip(responses[:6], queries, strict=False):
         assert r.json()["results"][0]["ids"] == [h.id for h in bm25.search(q, 3)]
-    assert any("poison" in c and len(c) > 1 for c in calls)  # it was merged, then isolated
+    merged = [c for c in calls if "poison" in c]
+    assert len(merged) == 2 and len(merged[0]) == 7 and merged[1] == ["poison"]  # then isolated
 
 
 def test_client_rejects_a_foreign_server(svc):
