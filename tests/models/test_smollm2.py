@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -94,9 +93,7 @@ def test_second_resolve_reuses_the_built_folder(smollm2_dir: Path, monkeypatch):
 
     monkeypatch.setattr(gguf_import, "checkpoint_writer", no_rebuild)
     before = (smollm2_dir / "model.safetensors").stat()
-    start = time.perf_counter()
     assert resolve_model(NAME) == str(smollm2_dir)
-    assert time.perf_counter() - start < 1.0
     after = (smollm2_dir / "model.safetensors").stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
