@@ -178,13 +178,15 @@ def test_searcher_value_error_becomes_422_only_for_its_request(bm25, queries, sv
             return httpx.post(f"{srv.url}/search", json=body, timeout=60)
 
         blocker = pool.submit(post, {"queries": ["block"], "k": 3})
-        assert entered.wait(30)
-        burst = [pool.submit(post, b) for b in bodies]
-        deadline = time.monotonic() + 30  # every request counted is already queued
-        while httpx.get(f"{srv.url}/metrics").json()["requests"] < 1 + len(bodies):
-            assert time.monotonic() < deadline, "the burst never reached the server"
-            time.sleep(0.02)
-        release.set()
+        try:
+            assert entered.wait(30)
+            burst = [pool.submit(post, b) for b in bodies]
+            deadline = time.monotonic() + 30  # every request counted is already queued
+            while httpx.get(f"{srv.url}/metrics").json()["requests"] < 1 + len(bodies):
+                assert time.monotonic() < deadline, "the burst never reached the server"
+                time.sleep(0.02)
+        finally:
+            release.set()  # a failed wait must not leave the server's worker blocked
         responses = [f.result() for f in burst]
         assert blocker.result().status_code == 200
     assert [r.status_code for r in responses] == [200] * 6 + [422]
