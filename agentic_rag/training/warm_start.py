@@ -42,6 +42,20 @@ class WarmStartConfig:
     trainable_layers: int | None = None
     """Train only the top N transformer blocks (and the final norm); None trains every weight.
     Backward through fewer layers makes a CPU warm start of a pretrained model affordable."""
+    copy_probe: int = 100
+    """Held-out demonstrations (questions no demonstration used, a passage stating the answer
+    in their observation) on which the trained warm start is checked for copying: the share of
+    answer spans it predicts token for token, teacher-forced and greedy (`warm_start_copy` in
+    summary.json). 0 skips the check."""
+    min_copy: float | None = None
+    """Share of held-out answer spans the warm start must copy before GRPO starts; below it the
+    warm start is trained again (`copy_retries` times at most), then the run stops with an
+    error instead of spending GRPO steps on a policy that cannot read. None reports the share
+    without enforcing it. The offline default sets 0.3: its warm starts copy 0.6-0.9 when the
+    circuit formed and ~0.0 when it did not (docs/training.md)."""
+    copy_retries: int = 2
+    """Further warm starts tried when one copies less than `min_copy` (the offline default
+    retrains from a fresh initialisation)."""
 
 
 @dataclass(frozen=True)
