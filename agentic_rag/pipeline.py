@@ -23,6 +23,8 @@ from agentic_rag.evaluation.predictions import read_predictions
 from agentic_rag.protocols import make_protocol
 from agentic_rag.recipe import Recipe, derive
 from agentic_rag.search import SearchTool
+from agentic_rag.training.copy_check import checked_warm_start, read_check
+from agentic_rag.training.copy_probe import example_probe
 from agentic_rag.training.curves import plot_curves
 from agentic_rag.training.grpo import train_grpo
 from agentic_rag.training.warm_start import run_sft, supporting_plans
@@ -123,6 +125,8 @@ def train_and_evaluate(
             _say(f"base model: held-out EM {_ems(summary['base'])}")
         sft_dir, train = warm_start(recipe, train, search)
         recipe, label = derive(recipe, {"model_name_or_path": str(sft_dir)}), "sft"
+    if (check := read_check(recipe.model.model_name_or_path)) is not None:
+        summary["warm_start_copy"] = {**check, "checkpoint": recipe.model.model_name_or_path}
     if evaluate_here:
         start = recipe.model.model_name_or_path
         summary[label] = evaluate_checkpoint(start, recipe, data, out / "eval" / label, search)[
@@ -162,23 +166,38 @@ def warm_start(recipe: Recipe, train: list, search: SearchTool) -> tuple[Path, l
 
     base = resolve_model(recipe.model.model_name_or_path)
     protocol = make_protocol(AutoTokenizer.from_pretrained(base), recipe.protocol)
-    rows, used = supporting_plans(
-        protocol, train, search, recipe.rollout.topk, recipe.warm_start.examples
-    )
+    ws, n = recipe.warm_start, recipe.warm_start.examples
+    rows, used = supporting_plans(protocol, train, search, recipe.rollout.topk, n + ws.copy_probe)
+    # Demonstrations past the first n are the copy check's held-out set; GRPO may train on them.
+    probe = example_probe(protocol.tokenizer, rows[n:], used[n:])
+    rows, used = rows[:n], used[:n]
     keys = {(e.dataset, e.id) for e in used}
     rest = [e for e in train if (e.dataset, e.id) not in keys]
     _say(f"SFT warm start on {len(rows)} demonstrations; GRPO on the other {len(rest)} questions")
+
+    def attempt(folder: Path, retry: int) -> Path:
+        return run_sft(
+            base,
+            rows,
+            folder,
+            ws,
+            seed=recipe.grpo.seed + retry,
+            use_cpu=recipe.grpo.use_cpu,
+            bf16=recipe.grpo.bf16,
+            gradient_checkpointing=recipe.grpo.gradient_checkpointing,
+        )
+
     out = Path(recipe.grpo.output_dir) / "sft"
-    return run_sft(
-        base,
-        rows,
+    folder = checked_warm_start(
+        attempt,
+        probe,
         out,
-        recipe.warm_start,
-        seed=recipe.grpo.seed,
-        use_cpu=recipe.grpo.use_cpu,
-        bf16=recipe.grpo.bf16,
-        gradient_checkpointing=recipe.grpo.gradient_checkpointing,
-    ), rest
+        min_copy=ws.min_copy,
+        retries=ws.copy_retries,
+        retry_action="training again in another data order",
+        say=_say,
+    )
+    return folder, rest
 
 
 def write_summary(summary: dict[str, Any], log_history: list[dict], folder: Path) -> None:

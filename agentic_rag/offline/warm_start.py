@@ -11,7 +11,10 @@ from pathlib import Path
 from agentic_rag.offline.world import say
 from agentic_rag.protocols import Protocol, make_protocol
 from agentic_rag.recipe import Recipe
+from agentic_rag.training.copy_check import checked_warm_start
+from agentic_rag.training.copy_probe import ProbeRow, probe_rows
 from agentic_rag.training.warm_start import Plan, demonstrations, run_sft
+from retriever_index.retriever import Hit
 
 
 def kb_demonstrations(
@@ -63,27 +66,77 @@ def train_rows(world: dict[str, Path]) -> list[dict]:
     return [json.loads(line) for line in world["train"].read_text().splitlines()]
 
 
+def kb_probe(protocol: Protocol, corpus: Path, examples: list[dict]) -> list[ProbeRow]:
+    """Held-out demonstrations for the copy check: questions no demonstration used (GRPO's),
+    every hop searched right and its gold passage as the observation, so a policy that copies
+    can write each query and the answer token for token."""
+    wanted = {h["passage_id"] for e in examples for h in e["hops"]}
+    passages = {}
+    for line in corpus.read_text().splitlines():
+        if (p := json.loads(line))["id"] in wanted:
+            passages[p["id"]] = Hit(p["id"], p["title"], p["text"], 1.0)
+    plans = [
+        Plan(e["question"], tuple(h["query"] for h in e["hops"]), e["answers"][0]) for e in examples
+    ]
+    hits = [[passages[h["passage_id"]]] for e in examples for h in e["hops"]]
+    rows = demonstrations(protocol, plans, hits)
+    return probe_rows(
+        protocol.tokenizer, rows, [p.answer for p in plans], [p.queries for p in plans]
+    )
+
+
 def warm_start(recipe: Recipe, world: dict[str, Path], out: Path, search) -> Path:
-    """Short SFT on demonstrations: teaches the protocol, leaves accuracy headroom for GRPO."""
+    """Short SFT on demonstrations: teaches the protocol, leaves accuracy headroom for GRPO.
+    The copy check retries a warm start that cannot copy from a fresh initialisation, and stops
+    the run when none can (training/copy_check.py)."""
     from transformers import AutoTokenizer
 
-    sft_dir = out / "sft"
-    if (sft_dir / "config.json").exists():
-        return sft_dir
-    cfg, seed = recipe.offline, recipe.grpo.seed
+    cfg, seed, ws = recipe.offline, recipe.grpo.seed, recipe.warm_start
     protocol = make_protocol(AutoTokenizer.from_pretrained(world["base_model"]), recipe.protocol)
-    train, _ = split_by_entity(train_rows(world), cfg.sft_share)
-    rows = kb_demonstrations(
-        protocol, search, train, recipe.rollout.topk, cfg.shortcut_fraction, seed
+    train, held = split_by_entity(train_rows(world), cfg.sft_share)
+    rows: list[dict] = []
+
+    def attempt(folder: Path, n: int) -> Path:
+        if (folder / "config.json").exists():
+            return folder
+        if not rows:
+            rows.extend(
+                kb_demonstrations(
+                    protocol, search, train, recipe.rollout.topk, cfg.shortcut_fraction, seed
+                )
+            )
+            say(f"SFT warm start on {len(rows)} demonstrations")
+        base = world["base_model"] if n == 0 else fresh_model(world, cfg, folder, seed + n)
+        return run_sft(
+            base,
+            rows,
+            folder,
+            ws,
+            seed=seed + n,
+            use_cpu=recipe.grpo.use_cpu,
+            bf16=recipe.grpo.bf16,
+            gradient_checkpointing=recipe.grpo.gradient_checkpointing,
+        )
+
+    return checked_warm_start(
+        attempt,
+        kb_probe(protocol, world["corpus"], held[: ws.copy_probe]),
+        out / "sft",
+        min_copy=ws.min_copy,
+        retries=ws.copy_retries,
+        retry_action="training again from a fresh initialisation",
+        say=say,
     )
-    say(f"SFT warm start on {len(rows)} demonstrations")
-    return run_sft(
-        world["base_model"],
-        rows,
-        sft_dir,
-        recipe.warm_start,
-        seed=seed,
-        use_cpu=recipe.grpo.use_cpu,
-        bf16=recipe.grpo.bf16,
-        gradient_checkpointing=recipe.grpo.gradient_checkpointing,
-    )
+
+
+def fresh_model(world: dict[str, Path], cfg, folder: Path, seed: int) -> Path:
+    """The untrained tiny policy initialised with `seed`, beside the retry's folder."""
+    from transformers import AutoTokenizer
+
+    from agentic_rag.offline.tiny_model import build_model
+
+    init = folder.with_name(f"{folder.name}_init")
+    tokenizer = AutoTokenizer.from_pretrained(world["base_model"])
+    build_model(tokenizer, cfg.model, seed).save_pretrained(init)
+    tokenizer.save_pretrained(init)
+    return init
