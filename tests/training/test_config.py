@@ -111,7 +111,7 @@ def test_the_offline_default_trains_in_float32():
 
 def test_docs_recipes_md_lists_every_key():
     """docs/recipes.md is generated from the dataclasses (`agentic-rag recipe --markdown`)."""
-    from agentic_rag.recipe_docs import render_markdown
+    from agentic_rag.recipe.docs import render_markdown
 
     page = Path(__file__).resolve().parents[2] / "docs" / "recipes.md"
     assert page.read_text() == render_markdown(), (
