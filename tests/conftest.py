@@ -120,8 +120,9 @@ class TinyWorld:
 
 @pytest.fixture(scope="session")
 def tiny_world(tmp_path_factory) -> TinyWorld:
-    from agentic_rag.offline.kb import SyntheticKBConfig, generate_kb, iter_texts, write_kb
-    from agentic_rag.offline.tiny_model import TinyModelConfig, save_tiny
+    from agentic_rag.offline.kb import generate_kb, iter_texts, write_kb
+    from agentic_rag.offline.tiny_model import save_tiny
+    from agentic_rag.recipe.sections import SyntheticKBConfig, TinyModelConfig
     from retriever_index.build import BuildConfig, build_index
 
     root = tmp_path_factory.mktemp("tiny_world")

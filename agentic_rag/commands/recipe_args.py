@@ -44,4 +44,4 @@ def recipe_from_args(args: argparse.Namespace, model: str | None = None):
     values = {}
     if args.index or args.retriever_url:
         values = {"retriever.index": args.index, "retriever.url": args.retriever_url}
-    return load_recipe(path, list(args.overrides), values, training=False)
+    return load_recipe(path, list(args.overrides), values)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentic_rag.offline.config import OfflineConfig
-from agentic_rag.protocols.base import ProtocolConfig
 from agentic_rag.protocols.tags import INVALID_ACTION_MESSAGE, SEARCH_R1_TEMPLATE
+from agentic_rag.recipe.sections import OfflineConfig, ProtocolConfig
 
 # Fixed text every trajectory contains; in the tokenizer's training data so it gets short tokens.
 PROTOCOL_TEXTS = (

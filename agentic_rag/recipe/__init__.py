@@ -7,9 +7,7 @@ reference (`agentic-rag recipe`, docs/recipes.md).
 
 from agentic_rag.recipe.parse import (
     RECIPE_FILE,
-    SECTIONS,
     Recipe,
-    RewardSpec,
     derive,
     load_recipe,
     parse_recipe,
@@ -19,9 +17,7 @@ from agentic_rag.recipe.parse import (
 
 __all__ = [
     "RECIPE_FILE",
-    "SECTIONS",
     "Recipe",
-    "RewardSpec",
     "derive",
     "load_recipe",
     "parse_recipe",

@@ -11,9 +11,8 @@ from agentic_rag.cli import main
 from agentic_rag.evaluation.evaluate import EvalSettings, evaluate
 from agentic_rag.evaluation.metrics import read_metrics
 from agentic_rag.evaluation.predictions import PredictionWriter, read_predictions
+from agentic_rag.recipe.sections import RetrieverConfig, RolloutConfig
 from agentic_rag.rewards import exact_match_score, f1_score
-from agentic_rag.rollout import RolloutConfig
-from agentic_rag.search import RetrieverConfig
 from retriever_index import Retriever
 from retriever_index.metrics import recall_at_k
 
