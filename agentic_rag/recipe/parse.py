@@ -7,7 +7,7 @@ as YAML). Every derived field is computed here, once; nothing downstream edits a
 are frozen; change one with `dataclasses.replace`).
 
 Unknown keys are errors with a suggestion, never silently ignored: a typo in `beta` must not train
-a different model than the one asked for. Keys that moved name their new spelling.
+a different model than the one asked for.
 """
 
 from __future__ import annotations
@@ -42,30 +42,12 @@ RECIPE_FILE = "recipe.yaml"
 """Saved beside every checkpoint `train` writes, so `eval` and `ask` default to its settings."""
 
 
-MOVED = {
-    "protocol.topk": "rollout.topk",
-    "protocol.max_query_chars": "rollout.max_query_chars",
-    "retriever.device": "retriever.encoder_device",
-    "retriever.retries": "retriever.retry_budget (seconds of retrying, default 30)",
-    "offline.num_entities": "offline.kb.num_people",
-    "offline.num_companies": "offline.kb.num_companies",
-    "offline.num_cities": "offline.kb.num_cities",
-    "offline.num_countries": "offline.kb.num_countries",
-    "offline.sft_examples": "offline.kb.num_train_questions",
-    "offline.eval_questions": "offline.kb.num_test_questions",
-    "offline.vocab_size": "offline.model.vocab_size",
-    "offline.hidden_size": "offline.model.hidden_size",
-    "offline.num_layers": "offline.model.num_layers",
-    "offline.intermediate_size": "offline.model.intermediate_size",
-    "offline.sft_epochs": "warm_start.epochs",
-    "offline.sft_learning_rate": "warm_start.learning_rate",
+DERIVED = {
     "reward_weights": "each reward's `weight` under `rewards:`",
     "max_completion_length": "rollout.max_completion_tokens",
-    "rollout.temperature": "the top-level `temperature` (TRL's, which the GRPO loss uses too)",
-    "rollout.top_p": "the top-level `top_p`",
-    "rollout.top_k": "the top-level `top_k`",
 }
-"""Old spelling -> where the setting lives now."""
+"""TRL keys this parser sets from our sections (set them there): a value given here would be
+overwritten, so it is refused instead."""
 
 UNSUPPORTED = {
     "repetition_penalty": 1.0,
@@ -129,14 +111,14 @@ class Recipe:
         return ModelConfig(**{k: v for k, v in self.trl.items() if k in names})
 
 
-def _suggest(unknown: list[str], known: set[str], prefix: str = "") -> str:
+def _suggest(unknown: list[str], known: set[str], top_level: frozenset[str] = frozenset()) -> str:
     said = []
     for key in unknown:
-        if f"{prefix}{key}" in MOVED:
-            said.append(f"{key!r} (now {MOVED[prefix + key]})")
-            continue
         hint = difflib.get_close_matches(key, known, n=1)
-        said.append(f"{key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+        if key in top_level:
+            said.append(f"{key!r} (a top-level key, not a section's)")
+        else:
+            said.append(f"{key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
     return ", ".join(said)
 
 
@@ -150,7 +132,8 @@ def build_section(cls: type, values: Any, where: str):
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ValueError(f"unknown key(s) in {where}: {_suggest(unknown, names, f'{where}.')}")
+        top_level = trl_keys().grpo | trl_keys().model
+        raise ValueError(f"unknown key(s) in {where}: {_suggest(unknown, names, top_level)}")
     kwargs = {}
     for key, value in values.items():
         kind = hints[key]
@@ -193,9 +176,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 
 
 def _check_top_level(raw: dict[str, Any], grpo_fields: set[str], model_fields: set[str]) -> None:
-    moved = [k for k in raw if k in MOVED]
-    if moved:
-        raise ValueError(f"recipe key {moved[0]!r} is set elsewhere now: {MOVED[moved[0]]}")
+    derived = [k for k in raw if k in DERIVED]
+    if derived:
+        raise ValueError(f"{derived[0]!r} is derived from {DERIVED[derived[0]]}: set it there")
     unknown = sorted(set(raw) - grpo_fields - model_fields)
     if unknown:
         known = grpo_fields | model_fields | set(SECTIONS) | {"rewards"}

@@ -124,12 +124,6 @@ def test_resume_after_interruption_gives_identical_metrics(
     assert len(ids) == len(set(ids)) == N
 
 
-def test_old_recipe_flags_name_their_new_spelling(capsys):
-    with pytest.raises(SystemExit):
-        main(["eval", "--model", "m", "--data", "d", "--out", "o", "--topk", "3"])
-    assert "--topk is now a recipe override: rollout.topk=N" in capsys.readouterr().err
-
-
 def test_a_trained_checkpoint_evaluates_with_its_own_recipe(
     tiny_policy, questions_file, hotpot_index, tmp_path
 ):
