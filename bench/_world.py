@@ -79,7 +79,7 @@ def load_recipe(overrides: list[str] | None = None, tools: bool = True):
 def build(recipe, seed: int | None = None, quiet: bool = True) -> World:
     """KB, index, tiny model and SFT warm start for `recipe` (cached under outputs/bench/)."""
     from agentic_rag.data.qa import load_qa
-    from agentic_rag.offline.warm_start import warm_start
+    from agentic_rag.offline.demonstrations import warm_start
     from agentic_rag.offline.world import build_world
     from agentic_rag.recipe import derive
 

@@ -13,7 +13,7 @@ import json
 import time
 from pathlib import Path
 
-from agentic_rag.offline.warm_start import split_by_entity, train_rows, warm_start
+from agentic_rag.offline.demonstrations import split_by_entity, train_rows, warm_start
 from agentic_rag.offline.world import build_world, say
 from agentic_rag.pipeline import train_and_evaluate, write_summary
 from agentic_rag.recipe import Recipe, derive

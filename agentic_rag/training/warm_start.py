@@ -6,7 +6,7 @@ protocol's actions (SmolLM2 zero-shot never does) gives every sample 0 and nothi
 A short warm start teaches the protocol. For real questions the demonstrations come from the
 dataset's gold supporting passages: search each passage's title, then answer with the gold
 answer (kept only when the retrieved passages state it); the offline default builds its own
-(offline/warm_start.py) with the same functions.
+(offline/demonstrations.py) with the same functions.
 """
 
 from __future__ import annotations
