@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from agentic_rag.offline.kb import generate_kb
-from agentic_rag.offline.pipeline import check_reusable
 from agentic_rag.offline.demonstrations import kb_demonstrations, split_by_entity
+from agentic_rag.offline.kb import generate_kb
+from agentic_rag.offline.world import check_reusable
 from agentic_rag.protocols import make_protocol
 from agentic_rag.recipe import load_recipe
 from agentic_rag.recipe.sections import ProtocolConfig, SyntheticKBConfig
