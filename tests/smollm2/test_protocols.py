@@ -18,7 +18,7 @@ from agentic_rag.recipe.sections import ProtocolConfig, RolloutConfig
 from agentic_rag.rollout import RolloutEngine
 from retriever_index.base import Hit
 
-from ..training.conftest import ScriptedBackend
+from ..conftest import ScriptedBackend
 
 DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 QUESTION = "Who founded the company that makes Windows?"

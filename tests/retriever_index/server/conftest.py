@@ -1,5 +1,5 @@
 """Fixtures for the retrieval service: servers on free loopback ports (thread or subprocess);
-the synthetic corpus and its dense/BM25/hybrid indexes are tests/conftest.py's."""
+the synthetic corpus and its dense/BM25/hybrid indexes are tests/retriever_index/conftest.py's."""
 
 from __future__ import annotations
 
