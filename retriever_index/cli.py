@@ -9,13 +9,13 @@ import sys
 import warnings
 from pathlib import Path
 
+from retriever_index.base import API_KEY_ENV
 from retriever_index.bm25 import BM25Config
 from retriever_index.build import BuildConfig
-from retriever_index.client import API_KEY_ENV
 from retriever_index.compressed import CompressedConfig
 from retriever_index.hybrid import HybridConfig
 from retriever_index.ray_config import RayConfig
-from retriever_index.server import ServerConfig
+from retriever_index.server.config import ServerConfig
 
 KINDS = ("dense", "compressed", "bm25", "hybrid")
 

@@ -6,14 +6,12 @@ whose architecture transformers reads into a plain checkpoint folder. Heavy libr
 imported only when a model is built.
 """
 
-from agentic_rag.models.gguf_import import ModelImportError, import_gguf
-from agentic_rag.models.registry import KNOWN_MODELS, cache_root, model_dir, resolve_model
+from retriever_index.lazy import lazy_exports
 
-__all__ = [
-    "KNOWN_MODELS",
-    "ModelImportError",
-    "cache_root",
-    "import_gguf",
-    "model_dir",
-    "resolve_model",
-]
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    {
+        "agentic_rag.models.gguf_import": ("ModelImportError", "import_gguf"),
+        "agentic_rag.models.registry": ("KNOWN_MODELS", "cache_root", "model_dir", "resolve_model"),
+    },
+)
