@@ -1,14 +1,11 @@
-"""The one place a generation backend is built from a checkpoint (evaluation, the offline
-pipeline, `ask`, benchmarks). Training generates with the trainer's own policy instead
+"""The one place a generation backend is built from a checkpoint (evaluation, `train`'s held-out
+scoring, `ask`, benchmarks). Training generates with the trainer's own policy instead
 (`training.trl_adapter.trainer_backend`)."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from agentic_rag.backends.base import GenerationBackend
 
-BackendKind = Literal["hf", "vllm", "openai"]
 BACKENDS: tuple[str, ...] = ("hf", "vllm", "openai")
 
 
@@ -45,8 +42,8 @@ def load_backend(
 
 def _vllm_backend(model: str, tokenizer) -> GenerationBackend:
     """An in-process `vllm.LLM` in the checkpoint's own dtype, as the transformers backend loads
-    it. On CPU it runs eagerly (torch.compile added ~110 s of start-up here and no generation
-    speed); its KV cache there is `VLLM_CPU_KVCACHE_SPACE` GiB (docs/vllm_cpu.md)."""
+    it. On CPU it runs eagerly (torch.compile only added start-up time: docs/vllm_cpu.md); its KV
+    cache there is `VLLM_CPU_KVCACHE_SPACE` GiB."""
     from vllm import LLM
     from vllm.platforms import current_platform
 

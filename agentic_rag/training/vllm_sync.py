@@ -82,8 +82,8 @@ def construction(model, args) -> Iterator[None]:
     only); here it checks that the server runs on this machine (where the weights folder is)
     and in dev mode instead. Colocate mode, vLLM on CPU: vLLM runs in the policy's dtype (TRL
     passes none, and vLLM's "auto" runs a float32 checkpoint in bfloat16), so its log-probs
-    differ from the trainer's by arithmetic only; and eagerly (torch.compile added ~110 s of
-    start-up here and no generation speed, docs/vllm_cpu.md)."""
+    differ from the trainer's by arithmetic only; and eagerly (torch.compile only added start-up
+    time: docs/vllm_cpu.md)."""
     patches: list[tuple[object, str, object]] = []
     if args.use_vllm and args.vllm_mode == "server" and trainer_on_cpu(args):
         from trl.generation.vllm_client import VLLMClient
