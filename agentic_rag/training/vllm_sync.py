@@ -40,22 +40,36 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 TRL_INTERNALS = (
-    "trl.generation.vllm_generation.VLLMGeneration._iter_named_params",
-    "trl.generation.vllm_generation.VLLMGeneration.sync_weights",
-    "trl.generation.vllm_generation.VLLMGeneration.llm",
-    "trl.generation.vllm_generation.LLM (the name TRL builds its colocate engine with)",
-    "trl.generation.vllm_client.VLLMClient.init_communicator / get_server_info",
-    "trl.generation.vllm_client.VLLMClient.session",
-    "trl.generation.vllm_client.VLLMClient.base_url",
-    "trl.generation.vllm_client.VLLMClient.reset_prefix_cache",
-    "trl.scripts.vllm_serve.build_command / make_parser",
+    "trl.generation.vllm_generation:VLLMGeneration._iter_named_params",
+    "trl.generation.vllm_generation:VLLMGeneration.sync_weights",
+    "trl.generation.vllm_generation:VLLMGeneration.llm",
+    "trl.generation.vllm_client:VLLMClient.init_communicator",
+    "trl.generation.vllm_client:VLLMClient.get_server_info",
+    "trl.generation.vllm_client:VLLMClient.session",
+    "trl.generation.vllm_client:VLLMClient.base_url",
+    "trl.generation.vllm_client:VLLMClient.reset_prefix_cache",
+    "trl.scripts.vllm_serve:build_command",
+    "trl.scripts.vllm_serve:make_parser",
 )
+"""What this module reaches into in TRL, as `module:qualified.name` (an instance attribute counts
+when the class's source sets it on `self`)."""
 VLLM_INTERNALS = (
-    "LLM.collective_rpc(callable) in process; POST /collective_rpc (VLLM_SERVER_DEV_MODE=1)",
-    "Worker.reload_weights(weights_iterator=, weights_path=), Worker.model_runner.get_model()",
-    "VocabParallelEmbedding.cpu_linear / quant_method.process_weights_after_loading",
-    "--worker-extension-cls",
+    "trl.generation.vllm_generation:LLM",  # the name TRL builds its colocate engine with
+    "vllm:LLM.collective_rpc",  # with a function, in process
+    "vllm.entrypoints.serve.dev.rpc:api_router",  # POST /collective_rpc (VLLM_SERVER_DEV_MODE=1)
+    "vllm.v1.worker.gpu_worker:Worker.reload_weights",  # weights_iterator=, weights_path=
+    "vllm.v1.worker.gpu_worker:Worker.model_runner",
+    "vllm.v1.worker.gpu_model_runner:GPUModelRunner.get_model",
+    "vllm.v1.worker.cpu_worker:CPUWorker",  # a Worker
+    "vllm.model_executor.layers.vocab_parallel_embedding:VocabParallelEmbedding.quant_method",
+    "vllm.model_executor.layers.vocab_parallel_embedding:ParallelLMHead",
+    "vllm.model_executor.layers.vocab_parallel_embedding:UnquantizedEmbeddingMethod."
+    "process_weights_after_loading",  # packs `cpu_linear` on CPU
+    "vllm.config:ParallelConfig.worker_extension_cls",  # --worker-extension-cls
+    "vllm.entrypoints.openai.api_server",  # what serve_command runs
 )
+"""What it reaches into in vLLM (and TRL's vLLM-only names), in the same form; what each must
+still do is asserted by tests/vllm/test_vllm_internals.py beside these lists."""
 EXTENSION = "agentic_rag.training.vllm_sync.WorkerExtension"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 WEIGHTS_FILE = "model.safetensors"
