@@ -53,7 +53,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     shard.add_argument("dir", help="index folder written by `index build`")
     shard.add_argument("--shards", type=int, required=True, help="number of shards")
-    shard.add_argument("--out", help="folder for the shards (default: DIR/shards-N)")
     shard.set_defaults(func=run_shard)
 
     serve = sub.add_parser(
@@ -196,7 +195,7 @@ def run_shard(args: argparse.Namespace) -> int:
     from retriever_index.shard import shard_index
 
     try:
-        dirs = shard_index(args.dir, args.shards, args.out)
+        dirs = shard_index(args.dir, args.shards)
     except ValueError as e:  # ShardError and IndexLoadError included
         print(f"error: {e}", file=sys.stderr)
         return 2
