@@ -44,6 +44,20 @@ def test_every_trl_internal_still_resolves(path):
     assert resolves(path), f"{path} moved: training/vllm_sync.py reaches into it"
 
 
+def test_the_trl_internals_still_do_what_the_sync_relies_on():
+    from trl.generation.vllm_client import VLLMClient
+    from trl.generation.vllm_generation import VLLMGeneration
+    from trl.trainer.grpo_trainer import GRPOTrainer
+
+    source = inspect.getsource(VLLMGeneration)
+    assert "self.llm = LLM(" in source and "self.vllm_client = VLLMClient(" in source
+    assert "self.vllm_client.init_communicator(" in source
+    client_init = inspect.getsource(VLLMClient.__init__)
+    assert all(f"self.{a} =" in client_init for a in ("session", "base_url", "model"))
+    trainer = inspect.getsource(GRPOTrainer)
+    assert "self.vllm_generation.sync_weights()" in trainer  # before each rollout_func call
+
+
 @needs_vllm
 @pytest.mark.parametrize("path", VLLM_INTERNALS)
 def test_every_vllm_internal_still_resolves(path):
