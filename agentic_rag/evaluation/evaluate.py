@@ -125,8 +125,17 @@ def make_runner(s: EvalSettings) -> ModeRunner:
     # A served model is a name on the server; a local one may be a named offline model.
     model = s.model if s.backend == "openai" else resolve_model(s.model)
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(s.tokenizer) if s.tokenizer else model)
+    backend = load_backend(
+        s.backend,
+        model,
+        tokenizer,
+        device=s.device,
+        base_url=s.base_url,
+        batch_size=s.batch_size,
+        max_completion_tokens=s.rollout.max_completion_tokens,
+    )
     return ModeRunner(
-        backend=load_backend(s.backend, model, tokenizer, device=s.device, base_url=s.base_url),
+        backend=backend,
         tokenizer=tokenizer,
         search=None,
         protocol=s.protocol,
