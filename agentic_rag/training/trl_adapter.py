@@ -26,9 +26,13 @@ TRAINER_ATTRIBUTES = (
     "vllm_generation",
 )
 """GRPOTrainer attributes read here (`vllm_generation` only when `use_vllm`)."""
-TRL_DEPRECATED_CALLS = ("`is_gradient_checkpointing` is deprecated",)
+TRL_DEPRECATED_CALLS = (
+    "`is_gradient_checkpointing` is deprecated",
+    "`gradient_checkpointing_enable` is deprecated",
+    "`gradient_checkpointing_disable` is deprecated",
+)
 """FutureWarnings TRL raises through newer transformers at every step and rollout (its
-`unwrap_model_for_generation` and `disable_gradient_checkpointing` read the deprecated name):
+`unwrap_model_for_generation` and `disable_gradient_checkpointing` use the deprecated names):
 TRL's calls, which no recipe can change, silenced by `build_trainer` so a run reads clean."""
 
 
