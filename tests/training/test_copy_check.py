@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from agentic_rag.offline.warm_start import kb_probe
+from agentic_rag.offline.demonstrations import kb_probe
 from agentic_rag.protocols import ProtocolConfig, make_protocol
 from agentic_rag.training.copy_check import (
     COPY_CHECK_FILE,
