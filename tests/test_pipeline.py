@@ -56,6 +56,9 @@ def test_warm_start_grpo_and_held_out_evaluation(tiny_world, tmp_path, monkeypat
     assert set(summary["base"]) == {"naive", "agentic"} and summary["sft"]["questions"] == 8
     assert summary["grpo"]["questions"] == 8 and summary["grpo_steps"] == 1
     assert set(summary["vs_base"]) == {"naive", "agentic"}
+    # the copy check scored the warm start on demonstrations it did not train on
+    assert summary["warm_start_copy"]["checkpoint"] == str(tmp_path / "sft")
+    assert 0 < summary["warm_start_copy"]["demonstrations"] <= len(everything) - 8 - 16
     for comparison in summary["vs_base"].values():
         assert comparison["questions"] == 8 and comparison["low"] <= comparison["diff"]
     for run in ("base", "sft", "final"):
@@ -101,7 +104,13 @@ def test_the_offline_default_builds_its_world_then_runs_the_same_stages(tmp_path
     world = load_qa(str(tmp_path / "kb" / "train.jsonl"))
     assert 0 < len(trained_on) < len(world)  # the questions about the other half of entities
     assert list(summary) == [
-        "seed", "sft", "grpo_steps", "grpo", "em_gain", "wall_seconds", "recipe", "offline"
+        "seed", "warm_start_copy", "sft", "grpo_steps", "grpo", "em_gain", "wall_seconds",
+        "recipe", "offline",
     ]  # fmt: skip
+    # the copy check scored the warm start on the untaught questions (reported, not enforced:
+    # the `warm_start` override replaces tiny.yaml's section and its min_copy)
+    check = summary["warm_start_copy"]
+    assert check["checkpoint"] == str(tmp_path / "sft") and check["attempt"] == 0
+    assert check["min_copy"] is None and check["passed"] and 0 < check["demonstrations"] <= 32
     assert summary["sft"]["questions"] == summary["grpo"]["questions"] == 8
     assert summary["offline"]["sft_share"] == 0.5 and summary["recipe"] == recipe.source

@@ -129,3 +129,37 @@ def test_without_a_threshold_the_score_is_reported_not_enforced(tiny_world, prob
     assert (
         checked_warm_start(_untrained(tiny_world, []), probe, tmp_path / "sft", **kwargs) == folder
     )
+
+
+def test_a_warm_start_that_writes_the_spans_passes_on_its_first_attempt(
+    tiny_world, probe, tmp_path
+):
+    """A real warm start (run_sft on the tiny model) trained until it writes the probe's spans:
+    here on those very demonstrations, which a model this small can only memorize. The check
+    scores it above the threshold and trains no retry."""
+    from agentic_rag.recipe.sections import WarmStartConfig
+    from agentic_rag.training.warm_start import run_sft
+
+    rows = [
+        {
+            "input_ids": r.input_ids,
+            "completion_mask": [int(t >= r.queries[0][0] - 1) for t in range(len(r.input_ids))],
+        }
+        for r in probe
+    ]
+    config = WarmStartConfig(epochs=40, batch_size=8, learning_rate=1e-2)
+    said, trained = [], []
+
+    def train(folder, attempt):
+        trained.append(attempt)
+        return run_sft(tiny_world.model, rows, folder, config, seed=0, use_cpu=True, bf16=False)
+
+    kwargs = dict(min_copy=0.8, retries=2, retry_action="x", say=said.append)
+    folder = checked_warm_start(train, probe, tmp_path / "sft", **kwargs)
+    assert folder == tmp_path / "sft" and trained == [0]
+    check = read_check(folder)
+    assert check["passed"] and check["answers"] >= 0.8 and check["attempt"] == 0
+    assert said == [
+        f"warm start copies {check['answers']:.2f} of held-out answers (queries"
+        f" {check['queries']:.2f}, {len(probe)} demonstrations) (warm_start.min_copy 0.8)"
+    ]
