@@ -231,7 +231,7 @@ def warm_start(
         retry, size = "training again in another data order", len(found[:n])
     say(f"SFT warm start on {size} demonstrations; GRPO on the other {len(rest)} questions")
 
-    def attempt(folder: Path, attempt: int) -> Path:
+    def train_once(folder: Path, attempt: int) -> Path:
         if (folder / "config.json").exists():
             return folder
         return run_sft(
@@ -246,7 +246,7 @@ def warm_start(
         )
 
     sft_dir = checked_warm_start(
-        attempt,
+        train_once,
         probe,
         out,
         min_copy=ws.min_copy,
