@@ -29,6 +29,7 @@ from agentic_rag.protocols.base import ProtocolConfig
 from agentic_rag.rollout import RolloutConfig
 from agentic_rag.search import RetrieverConfig
 from agentic_rag.training.samples import SamplesConfig
+from agentic_rag.training.update_config import CreditConfig, UpdateConfig
 from agentic_rag.training.warm_start import WarmStartConfig
 
 RECIPE_FILE = "recipe.yaml"
@@ -75,6 +76,8 @@ SECTIONS: dict[str, type] = {
     "data": DataConfig,
     "warm_start": WarmStartConfig,
     "samples": SamplesConfig,
+    "update": UpdateConfig,
+    "credit": CreditConfig,
     "offline": OfflineConfig,
 }
 
@@ -130,6 +133,8 @@ class Recipe:
     data: DataConfig
     warm_start: WarmStartConfig
     samples: SamplesConfig
+    update: UpdateConfig
+    credit: CreditConfig
     rewards: tuple[RewardSpec, ...]
     sampling: Sampling
     """How training rollouts sample: TRL's top-level `temperature`, `top_p`, `top_k`, the ones
