@@ -32,6 +32,7 @@ from agentic_rag.training.update_config import CreditConfig, UpdateConfig
 
 OVERRIDDEN = {
     "_generate": ("self", "prompts"),
+    "_calculate_rewards": ("self", "inputs", "prompts", "completions", "completion_ids_list"),
     "_generate_and_score_completions": ("self", "inputs"),
     "_compute_loss": ("self", "model", "inputs"),
     "_get_per_token_logps_and_entropies": (
@@ -87,6 +88,7 @@ class SearchGRPOTrainer(GRPOTrainer):
             )
         self.sft_rows = list(sft_rows or [])
         self._scored: torch.Tensor | None = None
+        self._rewards: torch.Tensor | None = None
         self._draws = torch.Generator().manual_seed(self.args.seed)
         self._sft_order: list[int] = []
         self.batch_records: list[dict] = []
@@ -180,11 +182,16 @@ class SearchGRPOTrainer(GRPOTrainer):
         batch["_records"] = records
         return batch
 
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        self._rewards = rewards  # every process's rows, in process order
+        return rewards
+
     def _records(self, inputs: list[dict]) -> list[dict]:
         n = len(inputs)
+        table = self._rewards.detach().cpu().tolist()
         rewards = {
-            name: list(values)[-n * self.accelerator.num_processes :]
-            for name, values in self._logs["rewards"].items()
+            name: [row[k] for row in table] for k, name in enumerate(self.reward_func_names)
         }
         offset = self.accelerator.process_index * n
         keep = ("turns", "final_answer", "finish_reason", "num_searches", "answers")

@@ -17,7 +17,6 @@ os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is our su
 
 TRAINER_ATTRIBUTES = (
     "_metrics",
-    "_logs",
     "model_wrapped",
     "accelerator",
     "args",
