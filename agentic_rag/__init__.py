@@ -32,10 +32,10 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "make_rollout_func": "agentic_rag.training.grpo",
     "build_trainer": "agentic_rag.training.trl_adapter",
-    "RolloutConfig": "agentic_rag.rollout",
+    "RolloutConfig": "agentic_rag.recipe.sections",
     "RolloutEngine": "agentic_rag.rollout",
-    "ProtocolConfig": "agentic_rag.protocols",
-    "RetrieverConfig": "agentic_rag.search",
+    "ProtocolConfig": "agentic_rag.recipe.sections",
+    "RetrieverConfig": "agentic_rag.recipe.sections",
     "load_search_tool": "agentic_rag.search",
     "exact_match_reward": "agentic_rag.rewards",
     "f1_reward": "agentic_rag.rewards",

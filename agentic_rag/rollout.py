@@ -15,28 +15,11 @@ from typing import Protocol as TypingProtocol
 
 from agentic_rag.backends.base import GREEDY, GenerationBackend, Sampling, SamplingParams
 from agentic_rag.protocols.base import Action, Protocol, check_query
+from agentic_rag.recipe.sections import RolloutConfig
 from agentic_rag.search import SearchTool
 from retriever_index.retriever import Hit
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RolloutConfig:
-    """Budgets of one rollout (a recipe's `rollout:` section). Sampling is not here: it is TRL's
-    top-level `temperature`/`top_p`/`top_k` in training (the loss uses them too) and greedy in
-    evaluation, passed to `RolloutEngine.run`."""
-
-    max_turns: int = 4
-    """Generation turns per trajectory (Search-R1: 4). A search on the last turn is not run."""
-    max_turn_tokens: int = 256
-    """New tokens per generation turn."""
-    max_completion_tokens: int = 1024
-    """Whole completion (model and observation tokens) per trajectory; TRL pads to this."""
-    topk: int = 3
-    """Passages returned per search."""
-    max_query_chars: int = 300
-    """Longer search queries are rejected with an error observation."""
 
 
 @dataclass

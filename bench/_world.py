@@ -77,10 +77,11 @@ def load_recipe(overrides: list[str] | None = None, tools: bool = True):
 
 
 def build(recipe, seed: int | None = None, quiet: bool = True) -> World:
-    """KB, index, tiny model and SFT warm start for `recipe` (cached under outputs/bench/)."""
-    from agentic_rag.data.qa import load_qa
-    from agentic_rag.offline.warm_start import warm_start
-    from agentic_rag.offline.world import build_world
+    """KB, index, tiny model and SFT warm start for `recipe` (cached under outputs/bench/): the
+    pipeline's own first stages, `prepare_world` and `warm_start`."""
+    from agentic_rag.data.splits import load_questions
+    from agentic_rag.offline.world import prepare_world
+    from agentic_rag.pipeline import warm_start
     from agentic_rag.recipe import derive
 
     if seed is not None:
@@ -103,11 +104,11 @@ def build(recipe, seed: int | None = None, quiet: bool = True) -> World:
     if fresh:
         print(f"building the benchmark world in {out} (SFT warm start, minutes, cached)")
     with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
-        world = build_world(recipe.offline, recipe.protocol, out, seed)
-        recipe = derive(recipe, {"retriever.index": str(world["index"])})
-        built = World(recipe, out / "sft", load_qa(str(world["train"])))
+        recipe = prepare_world(derive(recipe, {"output_dir": str(out)}))
+        train = load_questions(recipe.data.train)
+        built = World(recipe, out / "sft", train)
         # The warm start searches only when it builds its demonstrations (a fresh world).
-        built.model_dir = warm_start(recipe, world, out, built.search if fresh else None)
+        built.model_dir, _ = warm_start(recipe, train, built.search if fresh else None)
     if fresh:
         print(f"world ready in {time.perf_counter() - started:.0f} s")
     return built

@@ -20,9 +20,8 @@ from agentic_rag.evaluation.predictions import (
 )
 from agentic_rag.evaluation.report import write_report
 from agentic_rag.models import resolve_model
-from agentic_rag.protocols import ProtocolConfig
-from agentic_rag.rollout import RolloutConfig
-from agentic_rag.search import RetrieverConfig, SearchTool, load_search_tool
+from agentic_rag.recipe.sections import ProtocolConfig, RetrieverConfig, RolloutConfig
+from agentic_rag.search import SearchTool, load_search_tool
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,10 @@ import torch
 from trl import GRPOTrainer
 from trl.trainer import utils as trl_utils
 
+from agentic_rag.recipe.sections import CreditConfig, UpdateConfig
 from agentic_rag.rewards.process import turn_rewards
 from agentic_rag.training import rows as R
 from agentic_rag.training.credit import process_advantages, token_advantages
-from agentic_rag.training.update_config import CreditConfig, UpdateConfig
 
 OVERRIDDEN = {
     "_generate": ("self", "prompts"),
@@ -190,9 +190,7 @@ class SearchGRPOTrainer(GRPOTrainer):
     def _records(self, inputs: list[dict]) -> list[dict]:
         n = len(inputs)
         table = self._rewards.detach().cpu().tolist()
-        rewards = {
-            name: [row[k] for row in table] for k, name in enumerate(self.reward_func_names)
-        }
+        rewards = {name: [row[k] for row in table] for k, name in enumerate(self.reward_func_names)}
         offset = self.accelerator.process_index * n
         keep = ("turns", "final_answer", "finish_reason", "num_searches", "answers")
         return [

@@ -9,9 +9,9 @@ import inspect
 import pytest
 import torch
 
+from agentic_rag.recipe.sections import CreditConfig, UpdateConfig
 from agentic_rag.training import rows as R
 from agentic_rag.training.trainer import OVERRIDDEN, SearchGRPOTrainer
-from agentic_rag.training.update_config import CreditConfig, UpdateConfig
 
 
 def test_trl_methods_this_trainer_overrides_are_where_it_expects():
@@ -265,12 +265,11 @@ def test_credit_config_reads_turn_rewards_from_a_recipe():
                     {"name": "search_cost", "weight": 1.0, "args": {"cost": 0.2}},
                 ],
             }
-        },
-        training=False,
+        }
     )
     assert recipe.credit.enabled
     assert [s.name for s in recipe.credit.turn_rewards] == ["information_gain", "search_cost"]
     with pytest.raises(ValueError, match="credit"):
-        parse_recipe({"credit": {"turn_rewards": [{"nam": "x"}]}}, training=False)
-    assert not parse_recipe({}, training=False).credit.enabled
+        parse_recipe({"credit": {"turn_rewards": [{"nam": "x"}]}})
+    assert not parse_recipe({}).credit.enabled
     assert CreditConfig().turn_rewards == ()

@@ -22,7 +22,10 @@ def test_dynamic_sampling_trainable_layers_and_credit(tiny_world, tmp_path, monk
 
     def parity_reward(completions, prompts, **kwargs):
         """Differs within a group only for every other question: the rest have no spread."""
-        return [float(len(c) % 2) if p in spread else 0.0 for c, p in zip(completions, prompts)]
+        return [
+            float(len(c) % 2) if p in spread else 0.0
+            for c, p in zip(completions, prompts, strict=True)
+        ]
 
     monkeypatch.setitem(REWARDS, "parity", lambda: parity_reward)
     raw = {

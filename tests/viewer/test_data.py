@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -140,14 +139,10 @@ def test_training_groups_side_by_side(tmp_path):
     assert payload["summary"] == {"seed": 0, "em_gain": 0.25}
 
 
-def test_training_view_reads_the_offline_layout_and_bad_records(tmp_path):
-    out = tmp_path / "offline"
-    write_training_output(tmp_path / "src", steps=(3,), groups=1)
-    (out / "grpo").mkdir(parents=True)
-    shutil.move(tmp_path / "src" / "trajectories", out / "grpo" / "trajectories")
-    shutil.move(tmp_path / "src" / "checkpoint-4", out / "grpo" / "checkpoint-4")
-    shutil.move(tmp_path / "src" / "curves.png", out / "curves.png")
-    with (out / "grpo" / "trajectories" / "step_000003.jsonl").open("a") as f:
+def test_training_view_skips_bad_records(tmp_path):
+    out = tmp_path / "run"
+    write_training_output(out, steps=(3,), groups=1)
+    with (out / "trajectories" / "step_000003.jsonl").open("a") as f:
         f.write('["not a record"]\n{"step": 3, "group": 0, "sample": 9, "advantage": NaN}\n')
     payload = train_payload(out)
     (group,) = payload["groups"]
@@ -156,7 +151,7 @@ def test_training_view_reads_the_offline_layout_and_bad_records(tmp_path):
     assert payload["problems"] == [
         "step_000003.jsonl:5: not a trajectory record (no integer 'step')"
     ]
-    assert payload["log"]["source"].endswith("grpo/checkpoint-4/trainer_state.json")
+    assert payload["log"]["source"].endswith("run/checkpoint-5/trainer_state.json")
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="holds no training output"):

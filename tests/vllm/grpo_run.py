@@ -61,8 +61,9 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     from agentic_rag.backends.base import SamplingParams
-    from agentic_rag.protocols import ProtocolConfig, make_protocol
+    from agentic_rag.protocols import make_protocol
     from agentic_rag.recipe import parse_recipe
+    from agentic_rag.recipe.sections import ProtocolConfig
     from agentic_rag.training import trl_adapter
     from agentic_rag.training.grpo import make_rollout_func
 
