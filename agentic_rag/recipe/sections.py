@@ -112,7 +112,8 @@ class WarmStartConfig:
 
     examples: int = 0
     """Demonstrations built from `data.train` questions with gold supporting passages (0: no
-    warm start). The offline default always warm-starts on its own demonstrations."""
+    warm start). The offline world always warm-starts on its own demonstrations; there this caps
+    how many (0: every question of its `sft_share`)."""
     epochs: float = 3.0
     """Passes over the demonstrations."""
     learning_rate: float = 6e-3
