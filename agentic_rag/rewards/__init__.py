@@ -17,6 +17,13 @@ from agentic_rag.rewards.functions import (
     sub_exact_match_reward,
 )
 from agentic_rag.rewards.grammar import check_format
+from agentic_rag.rewards.process import (
+    TURN_REWARDS,
+    information_gain_reward,
+    redundancy_reward,
+    search_cost_reward,
+    turn_rewards,
+)
 from agentic_rag.rewards.scoring import (
     exact_match_score,
     f1_score,
@@ -26,6 +33,7 @@ from agentic_rag.rewards.scoring import (
 
 __all__ = [
     "REWARDS",
+    "TURN_REWARDS",
     "answer_in_retrieval_reward",
     "build_reward",
     "check_format",
@@ -36,11 +44,15 @@ __all__ = [
     "f1_reward",
     "f1_score",
     "format_reward",
+    "information_gain_reward",
     "make_search_r1_format_reward",
     "normalize_answer",
+    "redundancy_reward",
     "retrieval_recall_reward",
     "search_budget_penalty",
+    "search_cost_reward",
     "search_r1_format_reward",
     "sub_exact_match_reward",
     "sub_exact_match_score",
+    "turn_rewards",
 ]
