@@ -44,6 +44,8 @@ EVAL_BATCH_SIZE = 64
 """Questions per generation call when scoring held-out questions."""
 SUMMARY_FILE = "summary.json"
 HELD_OUT_FILE = "heldout.jsonl"
+LOG_HISTORY_FILE = "log_history.json"
+"""The trainer's per-step logs (what curves.png draws), for comparing runs afterwards."""
 
 
 def held_out(metrics: ModeMetrics) -> dict[str, float]:
@@ -217,10 +219,12 @@ def warm_start(
 
 
 def write_summary(summary: dict[str, Any], log_history: list[dict], folder: Path) -> None:
-    """FOLDER/summary.json and FOLDER/curves.png (main process only)."""
+    """FOLDER/summary.json, FOLDER/log_history.json and FOLDER/curves.png (main process
+    only)."""
     if not is_main_process():
         return
     folder.mkdir(parents=True, exist_ok=True)
     (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    (folder / LOG_HISTORY_FILE).write_text(json.dumps(log_history))
     plot_curves(log_history, folder / "curves.png")
     say(f"summary: {folder / SUMMARY_FILE}  curves: {folder / 'curves.png'}")
