@@ -192,7 +192,8 @@ class SearchGRPOTrainer(GRPOTrainer):
         table = self._rewards.detach().cpu().tolist()
         rewards = {name: [row[k] for row in table] for k, name in enumerate(self.reward_func_names)}
         offset = self.accelerator.process_index * n
-        keep = ("turns", "final_answer", "finish_reason", "num_searches", "answers")
+        keep = ("turns", "final_answer", "finish_reason", "num_searches", "answers",
+                "supporting_ids", "supporting_titles")  # fmt: skip
         return [
             {
                 "question": str(x.get("prompt")),
