@@ -173,12 +173,12 @@ class SearchGRPOTrainer(GRPOTrainer):
         finally:
             self._scored = None
         records = self._records(inputs)
+        for record, adv in zip(records, batch["advantages"].tolist(), strict=True):
+            record["advantage"] = adv  # the outcome advantage (TRL's)
         if self.credit.enabled:
             batch["advantages"], process = self._credit(inputs, batch)
             for record, values in zip(records, process, strict=True):
                 record["turn_advantages"] = values
-        for record, adv in zip(records, batch["advantages"], strict=True):
-            record["advantage"] = float(adv.max() if adv.dim() else adv)
         batch["_records"] = records
         return batch
 
