@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 # Before torch loads its OpenMP runtime: on a CPU shared with other jobs, OpenMP's default
-# spin-waiting made a 2-thread rollout 20x slower here (42 s vs 2.2 s); passive waiting does not.
+# spin-waiting makes rollouts many times slower; passive waiting does not (docs/performance.md).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import contextlib
@@ -41,8 +41,8 @@ TOOLS_OVERRIDES = [
 # The tools-protocol world (bench/rollout.py, which compares two loops on the same policy) gets a
 # warm start far shorter than the recipe's: enough to act in the protocol's format. The tags world
 # (bench/train_step.py, "a step of the default recipe") is the recipe's own SFT start: a briefly
-# trained policy writes long malformed queries (48-token runs of tags and names, never repeated
-# within a group): each search cost 8 ms there against 2 ms from the recipe's own start.
+# trained policy writes long malformed queries that make every search dear (docs/performance.md,
+# the GRPO step's history).
 WARM_START_OVERRIDES = {
     "tools": ["offline.kb.num_train_questions=1024", "warm_start.epochs=3"],
     "tags": [],

@@ -53,8 +53,8 @@ COMPANY_FOUNDED = (1850, 1939)
 # name (two words, or one for a language) that the passage states once: a tiny policy reads a
 # name by copying it, and copying transfers to unseen entities. Years and common nouns (jobs,
 # products, city features) are stated in passages as distractors but never asked: a warm start
-# learned to copy names (held-out answer tokens right 0.7-0.8, teacher-forced) while its noun
-# answers were guesses from the 20 it had seen (0.00-0.17), recall that never transfers.
+# learned to copy names while its noun answers were guesses among the few it had seen, recall
+# that never transfers (docs/training.md, "Noun answers were never read").
 SINGLE_TEMPLATES: dict[str, tuple[str, ...]] = {
     "person.employer": ("Which company does {e} work for?", "Who employs {e}?",
                         "What company employs {e}?"),

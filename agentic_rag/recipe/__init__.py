@@ -5,22 +5,19 @@
 reference (`agentic-rag recipe`, docs/recipes.md).
 """
 
-from agentic_rag.recipe.parse import (
-    RECIPE_FILE,
-    Recipe,
-    derive,
-    load_recipe,
-    parse_recipe,
-    recipe_beside,
-    save_recipe,
-)
+from retriever_index.lazy import lazy_exports
 
-__all__ = [
-    "RECIPE_FILE",
-    "Recipe",
-    "derive",
-    "load_recipe",
-    "parse_recipe",
-    "recipe_beside",
-    "save_recipe",
-]
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    {
+        "agentic_rag.recipe.parse": (
+            "RECIPE_FILE",
+            "Recipe",
+            "derive",
+            "load_recipe",
+            "parse_recipe",
+            "recipe_beside",
+            "save_recipe",
+        ),
+    },
+)

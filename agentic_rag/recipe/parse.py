@@ -38,7 +38,7 @@ from agentic_rag.recipe.sections import (
     UpdateConfig,
     WarmStartConfig,
 )
-from agentic_rag.recipe.trl_keys import trl_keys
+from agentic_rag.recipe.trl_keys import checkpointing, trl_keys
 
 RECIPE_FILE = "recipe.yaml"
 """Saved beside every checkpoint `train` writes, so `eval` and `ask` default to its settings."""
@@ -95,8 +95,11 @@ class Recipe:
         `rewards`. Built on first use: its device checks (bf16 needs a GPU) concern training."""
         from trl import GRPOConfig
 
-        names = trl_keys().grpo
-        kwargs = {k: v for k, v in self.trl.items() if k in names}
+        keys = trl_keys()
+        kwargs = {k: v for k, v in self.trl.items() if k in keys.grpo}
+        if "activation_checkpointing" not in kwargs:
+            default = keys.defaults["gradient_checkpointing"]
+            kwargs.update(checkpointing(kwargs.pop("gradient_checkpointing", default)))
         kwargs["reward_weights"] = [r.weight for r in self.rewards]
         kwargs["max_completion_length"] = self.rollout.max_completion_tokens
         if self.model.dtype and self.model.dtype != "auto":
@@ -217,7 +220,7 @@ def parse_recipe(raw: dict[str, Any]) -> Recipe:
     rewards = tuple(
         build_section(RewardSpec, r, f"rewards[{i}]") for i, r in enumerate(rewards_raw)
     )
-    top = {k: raw.get(k, keys.sampling[k]) for k in ("temperature", "top_p", "top_k")}
+    top = {k: raw.get(k, keys.defaults[k]) for k in ("temperature", "top_p", "top_k")}
     sampling = Sampling(float(top["temperature"]), float(top["top_p"]), int(top["top_k"] or 0))
     return Recipe(trl=raw, rewards=rewards, sampling=sampling, source=source, **built)
 

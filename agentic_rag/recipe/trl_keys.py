@@ -18,6 +18,7 @@ from pathlib import Path
 
 KEYS_FILE = Path(__file__).with_name("trl_keys.json")
 SAMPLING_KEYS = ("temperature", "top_p", "top_k")
+DEFAULT_KEYS = (*SAMPLING_KEYS, "gradient_checkpointing")
 
 
 @dataclass(frozen=True)
@@ -28,15 +29,15 @@ class TrlKeys:
     """`trl.GRPOConfig` fields (TRL's and transformers' `TrainingArguments`')."""
     model: frozenset[str]
     """`trl.ModelConfig` fields."""
-    sampling: dict[str, float | int | None]
-    """GRPOConfig's defaults of `temperature`, `top_p` and `top_k`."""
+    defaults: dict[str, float | int | bool | None]
+    """GRPOConfig's defaults of `temperature`, `top_p`, `top_k` and `gradient_checkpointing`."""
 
     def to_json(self) -> dict:
         return {
             "versions": self.versions,
             "grpo": sorted(self.grpo),
             "model": sorted(self.model),
-            "sampling": self.sampling,
+            "defaults": self.defaults,
         }
 
 
@@ -60,7 +61,7 @@ def read_from_trl() -> TrlKeys:
         versions=installed_versions(),
         grpo=frozenset(grpo),
         model=frozenset(f.name for f in dataclasses.fields(ModelConfig)),
-        sampling={k: grpo[k].default for k in SAMPLING_KEYS},
+        defaults={k: grpo[k].default for k in DEFAULT_KEYS},
     )
 
 
@@ -70,7 +71,7 @@ def read_file(path: Path = KEYS_FILE) -> TrlKeys:
         versions=raw["versions"],
         grpo=frozenset(raw["grpo"]),
         model=frozenset(raw["model"]),
-        sampling=raw["sampling"],
+        defaults=raw["defaults"],
     )
 
 
@@ -79,6 +80,16 @@ def trl_keys() -> TrlKeys:
     """From trl_keys.json when it matches the installed versions, else from TRL."""
     listed = read_file()
     return listed if listed.versions == installed_versions() else read_from_trl()
+
+
+def checkpointing(value: bool) -> dict[str, bool]:
+    """`gradient_checkpointing` as a TrainingArguments keyword, under the name the installed
+    transformers reads without a FutureWarning: `activation_checkpointing` where it has that field
+    (TRL 1.16 still sets the old name's default, so only passing the new one keeps it quiet);
+    recipes keep the old name, which every version reads."""
+    if "activation_checkpointing" in trl_keys().grpo:
+        return {"activation_checkpointing": value}
+    return {"gradient_checkpointing": value}
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from agentic_rag.data.qa import QAExample
 from agentic_rag.protocols import Action, Protocol
 from agentic_rag.recipe.sections import WarmStartConfig
+from agentic_rag.recipe.trl_keys import checkpointing
 from agentic_rag.rewards.functions import contains_answer
 from agentic_rag.search import SearchTool
 
@@ -131,7 +132,7 @@ def run_sft(
         seed=seed,
         use_cpu=use_cpu,
         bf16=bf16,  # the recipe's precision for both stages (tiny.yaml: float32)
-        gradient_checkpointing=gradient_checkpointing,
+        **checkpointing(gradient_checkpointing),
     )
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer

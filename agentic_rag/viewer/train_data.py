@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agentic_rag.viewer.page import data_uri
+from agentic_rag.viewer.train_summary import summary_view
 from agentic_rag.viewer.turns import gold_test, number, text, view_turns
 
 TRAJECTORIES_DIR = "trajectories"
@@ -166,7 +167,7 @@ def train_payload(output_dir: str | Path) -> dict[str, Any]:
         "samples_dir": str(samples_dir) if samples_dir else None,
         "curves": data_uri(curves) if curves else None,
         "log": _log_table(state) if state else None,
-        "summary": summary,
+        "summary": summary_view(summary) if summary is not None else None,
         "groups": group_rows(records),
         "problems": problems[:MAX_PROBLEMS],
         "problems_total": len(problems),

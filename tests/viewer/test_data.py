@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+import yaml
 
 from agentic_rag.cli import main
 from agentic_rag.evaluation.compare import compare_runs, paired_bootstrap
@@ -138,7 +139,17 @@ def test_training_groups_side_by_side(tmp_path):
     assert len(payload["log"]["rows"]) == 11
     assert payload["log"]["columns"][:2] == ["step", "reward"]
     assert payload["curves"].startswith("data:image/png;base64,")
-    assert payload["summary"] == {"seed": 0, "em_gain": 0.25}
+    summary = payload["summary"]
+    assert summary["columns"][:5] == ["stage", "EM", "F1", "searches", "invalid share"]
+    assert summary["rows"] == [
+        ["base model, naive", "0.100", "0.150", "1.00", "0.013", "+0.455 [+0.300, +0.600]"],
+        ["base model, agentic", "0.050", "0.100", "0.00", "0.013", "+0.505 [+0.350, +0.650]"],
+        ["after the SFT warm start", "0.275", "0.300", "1.00", "0.013", "+0.280"],
+        ["after GRPO", "0.555", "0.625", "1.48", "0.013", ""],
+    ]
+    assert summary["facts"] == [["seed", "0"], ["grpo_steps", "10"], ["wall time", "6.0 min"]]
+    ((title, recipe),) = summary["folds"]
+    assert title == "recipe (YAML)" and yaml.safe_load(recipe)["rollout"] == {"max_turns": 4}
 
 
 def test_training_view_skips_bad_records(tmp_path):
@@ -191,3 +202,17 @@ def test_view_commands(tmp_path, capsys):
         with pytest.raises(SystemExit):
             main(argv)
         assert said in capsys.readouterr().err
+
+
+def test_a_summary_of_any_shape_still_shows():
+    """summary.json is read from disk: odd values show as text, nothing raises."""
+    from agentic_rag.viewer.train_summary import summary_view
+
+    view = summary_view(
+        {"grpo": "not a dict", "base": {"naive": None}, "vs_base": 3, "em_gain": "x", "new": [1]}
+    )
+    assert view["rows"] == [
+        ["base model, naive", "–", "–", "–", "–", "–"],
+        ["after GRPO", "–", "–", "–", "–", ""],
+    ]
+    assert view["facts"] == [["new", "[1]"]] and view["folds"] == []

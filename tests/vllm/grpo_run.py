@@ -54,7 +54,6 @@ def main() -> None:
     ap.add_argument("--dtype", default="float32", help="the policy's dtype (model_init_kwargs)")
     ap.add_argument("--lr", type=float, default=1e-4)
     args = ap.parse_args()
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
     import torch
     from datasets import Dataset
