@@ -34,7 +34,12 @@ from agentic_rag.evaluation.evaluate import EvalSettings, evaluate
 from agentic_rag.evaluation.metrics import ModeMetrics
 from agentic_rag.evaluation.predictions import read_predictions
 from agentic_rag.offline.demonstrations import kb_demonstrations, kb_probe, split_questions
-from agentic_rag.offline.world import fresh_policy, prepare_world, world_corpus
+from agentic_rag.offline.world import (
+    fresh_policy,
+    is_world_policy,
+    prepare_world,
+    world_corpus,
+)
 from agentic_rag.protocols import make_protocol
 from agentic_rag.recipe import Recipe, derive
 from agentic_rag.search import SearchTool, load_search_tool
@@ -48,6 +53,8 @@ EVAL_BATCH_SIZE = 64
 """Questions per generation call when scoring held-out questions."""
 SUMMARY_FILE = "summary.json"
 HELD_OUT_FILE = "heldout.jsonl"
+LOG_HISTORY_FILE = "log_history.json"
+"""The trainer's per-step logs (what curves.png draws), for comparing runs afterwards."""
 
 
 def held_out(metrics: ModeMetrics) -> dict[str, float]:
@@ -114,7 +121,8 @@ def train_recipe(recipe: Recipe, resume: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     given = recipe
     if recipe.offline is not None:
-        say(f"offline world under {recipe.grpo.output_dir}: fictional KB, index, tiny policy")
+        policy = "" if recipe.model.model_name_or_path else ", tiny policy"
+        say(f"offline world under {recipe.grpo.output_dir}: fictional KB, index{policy}")
         recipe = prepare_world(recipe)
     out = Path(recipe.grpo.output_dir)
     search = load_search_tool(recipe.retriever)
@@ -122,7 +130,7 @@ def train_recipe(recipe: Recipe, resume: bool = False) -> dict[str, Any]:
     data = recipe.data.eval
     evaluate_here = bool(data) and is_main_process()
     summary: dict[str, Any] = {"seed": recipe.grpo.seed}
-    label = "start"
+    label, demos = "start", None
     if recipe.offline is not None or recipe.warm_start.examples:
         if evaluate_here and recipe.offline is None:  # the offline world's base is untrained
             base = recipe.model.model_name_or_path
@@ -131,7 +139,7 @@ def train_recipe(recipe: Recipe, resume: bool = False) -> dict[str, Any]:
                 base, recipe, data, out / "eval" / "base", search, modes
             )
             say(f"base model: held-out EM {_ems(summary['base'])}")
-        sft_dir, train = warm_start(recipe, train, search)
+        sft_dir, train, demos = warm_start(recipe, train, search)
         recipe, label = derive(recipe, {"model_name_or_path": str(sft_dir)}), "sft"
         if (check := read_check(sft_dir)) is not None:
             summary["warm_start_copy"] = {**check, "checkpoint": str(sft_dir)}
@@ -141,7 +149,7 @@ def train_recipe(recipe: Recipe, resume: bool = False) -> dict[str, Any]:
             "agentic"
         ]
         say(f"{label}: held-out EM {summary[label]['em']:.3f}, F1 {summary[label]['f1']:.3f}")
-    trainer = train_grpo(recipe, train, search, resume=resume)
+    trainer = train_grpo(recipe, train, search, resume=resume, sft_rows=demos)
     summary["grpo_steps"] = trainer.state.global_step
     log_history = trainer.state.log_history
     del trainer  # free the policy, optimizer and reference model before the final evaluation
@@ -183,14 +191,14 @@ def _ems(by_mode: dict[str, dict[str, float]]) -> str:
 
 def warm_start(
     recipe: Recipe, train: list[QAExample], search: SearchTool
-) -> tuple[Path, list[QAExample]]:
+) -> tuple[Path, list[QAExample], list[dict]]:
     """SFT on demonstrations (OUTPUT_DIR/sft, reused on a re-run), checked for copying on
-    held-out demonstrations (training/copy_check.py); returns the checkpoint that passed and the
+    held-out demonstrations (training/copy_check.py); returns the checkpoint that passed, the
     training questions no demonstration used, which GRPO trains on (so its reward pays for
-    reading, not recall). The offline default demonstrates its own questions, hop by hop, and
-    retries a warm start that cannot copy from a fresh initialisation; any other recipe
-    `warm_start.examples` questions whose gold supporting passages the search finds, retried in
-    another data order."""
+    reading, not recall), and the demonstrations (for `update.sft_coef`). The offline world
+    demonstrates its own questions, hop by hop, and retries its tiny policy's warm start from a
+    fresh initialisation; any other recipe `warm_start.examples` questions whose gold
+    supporting passages the search finds, and retries in another data order."""
     from transformers import AutoTokenizer
 
     from agentic_rag.models import resolve_model
@@ -199,21 +207,20 @@ def warm_start(
     out = Path(recipe.grpo.output_dir) / "sft"
     protocol = make_protocol(AutoTokenizer.from_pretrained(base), recipe.protocol)
     ws, topk, seed = recipe.warm_start, recipe.rollout.topk, recipe.grpo.seed
+    tiny = recipe.offline is not None and is_world_policy(base, recipe)
     if recipe.offline is not None:
         taught, untaught, rest = split_questions(recipe.data.train, train, recipe.offline.sft_share)
+        taught = taught[: ws.examples or None]
         probe = kb_probe(protocol, world_corpus(recipe), untaught[: ws.copy_probe])
         shortcuts = recipe.offline.shortcut_fraction
-        rows: list[dict] = []  # the demonstrations search only when an attempt must train
+        rows: list[dict] = []  # the demonstrations search: only when an attempt or GRPO needs them
 
         def demonstrated() -> list[dict]:
             if not rows:
                 rows.extend(kb_demonstrations(protocol, search, taught, topk, shortcuts, seed))
             return rows
 
-        def start(folder: Path, attempt: int) -> Path:
-            return base if attempt == 0 else fresh_policy(recipe, folder, seed + attempt)
-
-        retry, size = "training again from a fresh initialisation", len(taught)
+        size = len(taught)
     else:
         n = ws.examples
         found, used = supporting_plans(protocol, train, search, topk, n + ws.copy_probe)
@@ -225,17 +232,15 @@ def warm_start(
         def demonstrated() -> list[dict]:
             return found[:n]
 
-        def start(folder: Path, attempt: int) -> Path:
-            return base
-
-        retry, size = "training again in another data order", len(found[:n])
+        size = len(found[:n])
     say(f"SFT warm start on {size} demonstrations; GRPO on the other {len(rest)} questions")
 
     def train_once(folder: Path, attempt: int) -> Path:
         if (folder / "config.json").exists():
             return folder
+        start = fresh_policy(recipe, folder, seed + attempt) if tiny and attempt else base
         return run_sft(
-            start(folder, attempt),
+            start,
             demonstrated(),
             folder,
             ws,
@@ -251,17 +256,21 @@ def warm_start(
         out,
         min_copy=ws.min_copy,
         retries=ws.copy_retries,
-        retry_action=retry,
+        retry_action="training again from a fresh initialisation"
+        if tiny
+        else "training again in another data order",
         say=say,
     )
-    return sft_dir, rest
+    return sft_dir, rest, demonstrated() if recipe.update.sft_coef else []
 
 
 def write_summary(summary: dict[str, Any], log_history: list[dict], folder: Path) -> None:
-    """FOLDER/summary.json and FOLDER/curves.png (main process only)."""
+    """FOLDER/summary.json, FOLDER/log_history.json and FOLDER/curves.png (main process
+    only)."""
     if not is_main_process():
         return
     folder.mkdir(parents=True, exist_ok=True)
     (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    (folder / LOG_HISTORY_FILE).write_text(json.dumps(log_history))
     plot_curves(log_history, folder / "curves.png")
     say(f"summary: {folder / SUMMARY_FILE}  curves: {folder / 'curves.png'}")
