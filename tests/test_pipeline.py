@@ -114,3 +114,40 @@ def test_the_offline_default_builds_its_world_then_runs_the_same_stages(tmp_path
     assert check["min_copy"] is None and check["passed"] and 0 < check["demonstrations"] <= 32
     assert summary["sft"]["questions"] == summary["grpo"]["questions"] == 8
     assert summary["offline"]["sft_share"] == 0.5 and summary["recipe"] == recipe.source
+
+
+def test_an_offline_warm_start_that_cannot_copy_is_retrained_then_stops_the_run(
+    tmp_path, monkeypatch, capsys
+):
+    """recipes/tiny.yaml shrunk, with a threshold one epoch cannot reach: the warm start is
+    trained again from a fresh initialisation of the tiny policy, said in one line, and the run
+    stops before GRPO."""
+    import pytest
+
+    from agentic_rag.training.copy_check import WarmStartCopyError, read_check
+
+    def no_grpo(*args, **kwargs):
+        raise AssertionError("GRPO started after a warm start that cannot copy")
+
+    monkeypatch.setattr(pipeline, "train_grpo", no_grpo)
+    recipe = load_recipe(
+        TINY_RECIPE,
+        [
+            f"output_dir={tmp_path}",
+            "offline.kb={num_countries: 4, num_cities: 12, num_companies: 10, num_people: 40, "
+            "num_train_questions: 64, num_test_questions: 8}",
+            "offline.model={vocab_size: 600, hidden_size: 64, intermediate_size: 128}",
+            "offline.sft_share=0.5",
+            "warm_start={epochs: 1, batch_size: 16, min_copy: 0.9, copy_retries: 1}",
+        ],
+    )
+    with pytest.raises(WarmStartCopyError, match=r"after 2 attempt\(s\).*GRPO was not started"):
+        pipeline.train_recipe(recipe)
+    said = [line for line in capsys.readouterr().out.splitlines() if "warm start copies" in line]
+    assert len(said) == 1 and "training again from a fresh initialisation (retry 1 of 1)" in said[0]
+    first, retry = read_check(tmp_path / "sft"), read_check(tmp_path / "sft_retry1")
+    assert not first["passed"] and not retry["passed"] and retry["attempt"] == 1
+    # the retry started from another initialisation of the world's tiny policy
+    init = tmp_path / "sft_retry1_init" / "model.safetensors"
+    assert init.read_bytes() != (tmp_path / "base_model" / "model.safetensors").read_bytes()
+    assert not (tmp_path / "final").exists()
