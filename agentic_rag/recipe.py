@@ -26,6 +26,14 @@ import yaml
 from agentic_rag.backends.base import Sampling
 from agentic_rag.offline.config import OfflineConfig
 from agentic_rag.protocols.base import ProtocolConfig
+from agentic_rag.recipe_checks import (
+    RecipeError,
+    check_fields,
+    check_top_level_values,
+    parse_override,
+    read_yaml,
+)
+from agentic_rag.recipe_rules import check_sections, check_training
 from agentic_rag.rollout import RolloutConfig
 from agentic_rag.search import RetrieverConfig
 from agentic_rag.training.samples import SamplesConfig
@@ -161,6 +169,7 @@ def build_section(cls: type, values: Any, where: str):
     unknown = sorted(set(values) - names)
     if unknown:
         raise ValueError(f"unknown key(s) in {where}: {_suggest(unknown, names, f'{where}.')}")
+    values = check_fields(cls, values, where)
     kwargs = {}
     for key, value in values.items():
         kind = hints[key]
@@ -198,7 +207,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             target = target.setdefault(part, {})
             if not isinstance(target, dict):
                 raise ValueError(f"override {item!r}: {part!r} is not a section")
-        target[leaf] = _yaml_value(yaml.safe_load(value))
+        target[leaf] = _yaml_value(parse_override(item, value))
     return raw
 
 
@@ -235,6 +244,7 @@ def parse_recipe(raw: dict[str, Any], training: bool = True) -> Recipe:
     grpo_fields = {f.name for f in dataclasses.fields(GRPOConfig)}
     model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
     _check_top_level(raw, grpo_fields, model_fields)
+    raw = check_top_level_values(raw, (GRPOConfig, ModelConfig))
     built = {
         name: build_section(cls, sections[name] or {}, name)
         for name, cls in SECTIONS.items()
@@ -245,13 +255,15 @@ def parse_recipe(raw: dict[str, Any], training: bool = True) -> Recipe:
     rewards = tuple(
         build_section(RewardSpec, r, f"rewards[{i}]") for i, r in enumerate(rewards_raw)
     )
-    model = ModelConfig(**{k: v for k, v in raw.items() if k in model_fields})
+    model = _trl(ModelConfig, {k: v for k, v in raw.items() if k in model_fields})
     defaults = {f.name: f.default for f in dataclasses.fields(GRPOConfig)}
     top = {k: raw.get(k, defaults[k]) for k in ("temperature", "top_p", "top_k")}
     sampling = Sampling(float(top["temperature"]), float(top["top_p"]), int(top["top_k"] or 0))
     common = {"model": model, "rewards": rewards, "sampling": sampling, "source": source}
+    check_sections(Recipe(grpo=None, **common, **built))
     if not training:
         return Recipe(grpo=None, **common, **built)
+    check_training(raw, defaults)
     grpo_kwargs = {k: v for k, v in raw.items() if k in grpo_fields}
     grpo_kwargs["reward_weights"] = [r.weight for r in rewards]
     grpo_kwargs["max_completion_length"] = built["rollout"].max_completion_tokens
@@ -260,7 +272,15 @@ def parse_recipe(raw: dict[str, Any], training: bool = True) -> Recipe:
             **(grpo_kwargs.get("model_init_kwargs") or {}),
             "dtype": model.dtype,
         }
-    return Recipe(grpo=GRPOConfig(**grpo_kwargs), **common, **built)
+    return Recipe(grpo=_trl(GRPOConfig, grpo_kwargs), **common, **built)
+
+
+def _trl(cls: type, kwargs: dict[str, Any]):
+    """TRL's config from checked values; what its own checks still refuse is a RecipeError."""
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise RecipeError(f"TRL's {cls.__name__} refuses this recipe: {err}") from None
 
 
 def set_values(raw: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
@@ -284,7 +304,7 @@ def read_recipe_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"recipe {path} not found; recipes live in recipes/*.yaml")
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw = read_yaml(path) or {}
     if not isinstance(raw, dict):
         raise ValueError(f"recipe {path} must be a YAML mapping of keys to values")
     return _yaml_value(raw)
