@@ -267,6 +267,10 @@ def parse_recipe(raw: dict[str, Any], training: bool = True) -> Recipe:
     grpo_kwargs = {k: v for k, v in raw.items() if k in grpo_fields}
     grpo_kwargs["reward_weights"] = [r.weight for r in rewards]
     grpo_kwargs["max_completion_length"] = built["rollout"].max_completion_tokens
+    if "activation_checkpointing" in grpo_fields and "activation_checkpointing" not in raw:
+        # transformers 5's name for it; TRL's default still sets the old one, which then warns
+        old = grpo_kwargs.pop("gradient_checkpointing", defaults["gradient_checkpointing"])
+        grpo_kwargs["activation_checkpointing"] = old
     if model.dtype and model.dtype != "auto":
         grpo_kwargs["model_init_kwargs"] = {
             **(grpo_kwargs.get("model_init_kwargs") or {}),

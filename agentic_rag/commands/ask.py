@@ -40,8 +40,10 @@ def run(args: argparse.Namespace) -> int:
 
     from agentic_rag.backends.base import Sampling
     from agentic_rag.backends.factory import load_backend
+    from agentic_rag.commands.preflight import check_retriever
     from agentic_rag.commands.recipe_args import recipe_from_args
     from agentic_rag.models import resolve_model
+    from agentic_rag.models.checkpoint import check_model
     from agentic_rag.protocols import make_protocol
     from agentic_rag.rollout import RolloutEngine
     from agentic_rag.search import load_search_tool
@@ -50,9 +52,11 @@ def run(args: argparse.Namespace) -> int:
     args.overrides = [w for w in args.overrides if _OVERRIDE.match(w)]
     if args.samples < 1:
         raise ValueError(f"--samples must be >= 1, got {args.samples}")
+    check_model(args.model)
     recipe = recipe_from_args(args, args.model)
     if not (recipe.retriever.index or recipe.retriever.url):
         raise ValueError("ask needs a retriever: --index DIR or --retriever-url URL")
+    check_retriever(recipe.retriever)
     model = resolve_model(args.model)
     tokenizer = AutoTokenizer.from_pretrained(model)
     engine = RolloutEngine(
