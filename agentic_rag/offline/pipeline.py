@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from pathlib import Path
 
 from agentic_rag.offline.warm_start import split_by_entity, train_rows, warm_start
 from agentic_rag.offline.world import build_world, say
-from agentic_rag.pipeline import train_and_evaluate, write_summary
+from agentic_rag.pipeline import is_main_process, train_and_evaluate, write_summary
 from agentic_rag.recipe import Recipe, derive
+from agentic_rag.recipe_rules import check_enough_questions
 from agentic_rag.search import load_search_tool
+from agentic_rag.wall_clock import WallClock
 
 
 class StaleOutputError(ValueError):
@@ -41,10 +42,18 @@ def check_reusable(out: Path, settings: dict) -> None:
 
 
 def run_offline(recipe: Recipe, resume: bool = False) -> dict:
-    """The whole offline default; returns (and writes) the summary."""
-    started = time.perf_counter()
+    """The whole offline default; returns (and writes) the summary. `wall_seconds` sums the run
+    and every --resume of it."""
     out = Path(recipe.grpo.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    clock = WallClock(out, resume, write=is_main_process())
+    try:
+        return _run_offline(recipe, resume, out, clock)
+    finally:
+        clock.stop()
+
+
+def _run_offline(recipe: Recipe, resume: bool, out: Path, clock: WallClock) -> dict:
     check_reusable(
         out,
         {
@@ -56,10 +65,22 @@ def run_offline(recipe: Recipe, resume: bool = False) -> dict:
             "bf16": recipe.grpo.bf16,
         },
     )
-    world = build_world(recipe.offline, recipe.protocol, out, recipe.grpo.seed)
+
+    files: dict[str, Path] = {}
+
+    def enough_questions(kb: dict[str, Path]) -> None:  # before the index and SFT are built
+        files["grpo"] = write_grpo_questions(kb, recipe.offline.sft_share)
+        count = sum(1 for _ in files["grpo"].open(encoding="utf-8"))
+        check_enough_questions(
+            recipe.grpo, count, "offline: GRPO's share of offline.kb.num_train_questions"
+        )
+
+    world = build_world(
+        recipe.offline, recipe.protocol, out, recipe.grpo.seed, resume, enough_questions
+    )
     search = load_search_tool(dataclasses.replace(recipe.retriever, index=str(world["index"])))
     sft_dir = warm_start(recipe, world, out, search)
-    grpo_questions = write_grpo_questions(world, recipe.offline.sft_share)
+    grpo_questions = files["grpo"]
     rl = derive(
         recipe,
         {
@@ -70,8 +91,8 @@ def run_offline(recipe: Recipe, resume: bool = False) -> dict:
             "data.eval": str(world["test"]),
         },
     )
-    summary, log_history = train_and_evaluate(rl, search, resume=resume, label="sft")
-    summary["wall_seconds"] = round(time.perf_counter() - started, 1)
+    summary, log_history = train_and_evaluate(rl, search, resume, "sft", clock)
+    summary["wall_seconds"] = clock.seconds()
     summary["offline"] = dataclasses.asdict(recipe.offline)
     summary["recipe"] = recipe.source
     write_summary(summary, log_history, out)

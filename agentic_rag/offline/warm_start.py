@@ -8,6 +8,7 @@ import json
 import random
 from pathlib import Path
 
+from agentic_rag.models.checkpoint import is_complete
 from agentic_rag.offline.world import say
 from agentic_rag.protocols import Protocol, make_protocol
 from agentic_rag.recipe import Recipe
@@ -68,7 +69,7 @@ def warm_start(recipe: Recipe, world: dict[str, Path], out: Path, search) -> Pat
     from transformers import AutoTokenizer
 
     sft_dir = out / "sft"
-    if (sft_dir / "config.json").exists():
+    if is_complete(sft_dir):
         return sft_dir
     cfg, seed = recipe.offline, recipe.grpo.seed
     protocol = make_protocol(AutoTokenizer.from_pretrained(world["base_model"]), recipe.protocol)
