@@ -39,6 +39,9 @@ class Range:
     """Values allowed outside the bounds (e.g. -1 for max_steps)."""
     note: str = ""
     """What those values mean, said in the error."""
+    null: bool = True
+    """Whether null is allowed where the type hint allows it (TRL types some required numbers
+    `int | None`)."""
 
     def __contains__(self, value: float) -> bool:
         if value in self.also:
@@ -79,7 +82,7 @@ ALLOWED: dict[str, Range | tuple[str, ...]] = {
     # TRL GRPOConfig / transformers TrainingArguments (top level)
     "learning_rate": NON_NEGATIVE,
     "beta": NON_NEGATIVE,
-    "num_generations": Range(2, note="GRPO's advantages compare a group's completions"),
+    "num_generations": Range(2, note="advantages compare a group's completions", null=False),
     "max_steps": Range(1, also=(-1,), note="-1 runs num_train_epochs epochs instead"),
     "num_train_epochs": NON_NEGATIVE,
     "per_device_train_batch_size": AT_LEAST_1,
@@ -228,6 +231,8 @@ def check_value(key: str, value: Any, hint: Any, choices: Any = None) -> Any:
     """`value` conformed to `hint`, within `ALLOWED[key]` and `choices`; else RecipeError."""
     allowed = ALLOWED.get(key)
     out = conform(value, hint)
+    if out is None and isinstance(allowed, Range) and not allowed.null:
+        out = _NO
     if out is _NO:
         raise RecipeError(f"{key}={value!r}: expected {_what(hint, allowed)}")
     options = tuple(choices) if choices is not None else allowed
@@ -248,7 +253,7 @@ def _what(hint: Any, allowed: Any) -> str:
     optional = typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args
     arms = [a for a in args if a is not type(None)] if optional else [hint]
     text = " or ".join(describe(a) for a in arms) + f" {allowed}"
-    return text + (", or null" if optional else "")
+    return text + (", or null" if optional and allowed.null else "")
 
 
 def check_fields(cls: type, values: dict[str, Any], where: str = "") -> dict[str, Any]:

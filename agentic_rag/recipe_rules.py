@@ -34,8 +34,6 @@ def check_training(raw: dict[str, Any], grpo_defaults: dict[str, Any]) -> None:
             "positive number of steps, or num_train_epochs > 0"
         )
     per_device, generations = get("per_device_train_batch_size"), get("num_generations")
-    if generations is None:
-        raise RecipeError("num_generations=None: GRPO needs a group size, an integer >= 2")
     processes = world_size()
     if get("generation_batch_size") is not None and get("steps_per_generation") is not None:
         raise RecipeError(
