@@ -95,6 +95,18 @@ def test_eval_answers_the_rest_and_records_why_one_was_refused(tiny_world, tmp_p
     assert prompt_sizes and max(prompt_sizes) <= 2048  # the tiny model's context
 
 
+def test_the_backend_refuses_a_prompt_longer_than_its_context(tiny_world, tokenizer):
+    """The last guard, for callers that bypass the rollout engine."""
+    from transformers import AutoModelForCausalLM
+
+    from agentic_rag.backends.base import SamplingParams
+
+    backend = HFBackend(AutoModelForCausalLM.from_pretrained(tiny_world.model), tokenizer)
+    assert backend.context_tokens == 2048
+    with pytest.raises(ValueError, match="a prompt of 2,049 tokens exceeds the model's 2,048"):
+        backend.generate([[1] * 2049], SamplingParams(max_new_tokens=1, temperature=0.0))
+
+
 def test_training_leaves_out_questions_that_cannot_fit(tiny_world):
     from agentic_rag import pipeline
     from agentic_rag.data.qa import load_qa

@@ -156,6 +156,10 @@ CASES = {
         lambda p: ["train", "--config", str(p.recipe), f"model_name_or_path={p.truncated}"],
         "model.safetensors is damaged",
     ),
+    "completion budget over the context": (
+        lambda p: _eval(p, "rollout.max_completion_tokens=4096"),
+        "leaves no room for a prompt",
+    ),
     "model without weights": (lambda p: _eval(p, "--model", str(p.weightless)), "but no weights"),
     "hub id offline": (lambda p: _eval(p, "--model", "Org/not-cached"), "HF_HUB_OFFLINE=1"),
     "ask model missing": (lambda p: ["ask", "--model", "/nope", "q"], "--model /nope: no such"),

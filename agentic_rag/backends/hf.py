@@ -176,13 +176,10 @@ class HFBackend:
         if not prompts:
             return []
         limit, longest = self.context_tokens, max(len(p) for p in prompts)
-        if limit is not None and longest + params.max_new_tokens > limit:
+        if limit is not None and longest > limit:
             # the rollout engine refuses such prompts; a direct caller gets this, not an
             # attention matrix sized for a prompt the model was never trained to read
-            raise ValueError(
-                f"a prompt of {longest:,} tokens plus {params.max_new_tokens} new tokens exceeds "
-                f"the model's {limit:,}-token context"
-            )
+            raise ValueError(f"a prompt of {longest:,} tokens exceeds the model's {limit:,}")
         with _neutral_defaults(self.model):
             return self._generate(prompts, params)
 

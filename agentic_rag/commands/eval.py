@@ -78,7 +78,7 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agentic_rag.commands.preflight import check_out_dir, check_retriever
+    from agentic_rag.commands.preflight import check_budget, check_out_dir, check_retriever
     from agentic_rag.commands.recipe_args import recipe_from_args
     from agentic_rag.evaluation.evaluate import EvalSettings, evaluate
     from agentic_rag.models.checkpoint import check_model
@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tokenizer:
         check_model(args.tokenizer, "--tokenizer", weights=False)
     recipe = recipe_from_args(args, args.model)
+    check_budget(args.model, recipe.rollout.max_completion_tokens)
     data = args.data or recipe.data.eval
     if not data:
         raise ValueError("eval needs --data (the recipe has no data.eval either)")

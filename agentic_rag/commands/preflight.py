@@ -39,3 +39,16 @@ def check_retriever(retriever, dataset_indexes: dict[str, str] | None = None) ->
         check_index(retriever.index, "retriever.index (--index)")
     for name, where in (dataset_indexes or {}).items():
         check_index(where, f"--dataset-index {name}")
+
+
+def check_budget(model: str, max_completion_tokens: int) -> None:
+    """ValueError when rollout.max_completion_tokens leaves no room for a prompt in a local
+    model's context (read from its config.json; unknown contexts are not checked)."""
+    from agentic_rag.models.checkpoint import model_context
+
+    context = model_context(model)
+    if context is not None and max_completion_tokens >= context:
+        raise ValueError(
+            f"rollout.max_completion_tokens={max_completion_tokens} leaves no room for a prompt "
+            f"in {model}'s {context}-token context: lower it"
+        )

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _preflight(recipe) -> None:
     """What the recipe's paths and packages must be, checked before any stage runs."""
-    from agentic_rag.commands.preflight import check_out_dir, check_retriever
+    from agentic_rag.commands.preflight import check_budget, check_out_dir, check_retriever
     from agentic_rag.models.checkpoint import check_model
     from agentic_rag.recipe_rules import check_environment
 
@@ -73,6 +73,7 @@ def _preflight(recipe) -> None:
             "or a named model such as smollm2-135m-instruct)"
         )
     check_model(recipe.model.model_name_or_path, "model_name_or_path")
+    check_budget(recipe.model.model_name_or_path, recipe.rollout.max_completion_tokens)
     check_retriever(recipe.retriever)
 
 

@@ -16,7 +16,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from agentic_rag.models.registry import KNOWN_MODELS
+from agentic_rag.models.registry import KNOWN_MODELS, model_dir
 
 HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "adapter_model.safetensors")
@@ -161,8 +161,12 @@ def _safetensors_size(file: Path, size: int) -> int | None:
 
 def model_context(spec: str) -> int | None:
     """A local checkpoint's context length (`max_position_embeddings` in config.json, or in its
-    text config), read without loading the model; None when unknown."""
-    config = Path(spec).expanduser() / "config.json"
+    text config), read without loading the model; None when unknown (a Hub id, a named model
+    not built yet)."""
+    folder = Path(spec).expanduser()
+    if not folder.exists() and spec in KNOWN_MODELS:
+        folder = model_dir(spec)
+    config = folder / "config.json"
     try:
         data = json.loads(config.read_text(encoding="utf-8"))
     except (OSError, ValueError):
