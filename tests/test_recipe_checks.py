@@ -12,12 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from agentic_rag.recipe import SECTIONS, load_recipe
-from agentic_rag.recipe_checks import ALLOWED, Range, RecipeError
-from agentic_rag.recipe_rules import check_enough_questions
+from agentic_rag.recipe import load_recipe
+from agentic_rag.recipe.checks import ALLOWED, Range, RecipeError
+from agentic_rag.recipe.rules import check_enough_questions, check_training
+from agentic_rag.recipe.sections import SECTIONS, RewardSpec
 
 TINY = Path(__file__).resolve().parents[1] / "recipes" / "tiny.yaml"
 BASE = ["use_cpu=true", "bf16=false", "report_to=none", "output_dir=/tmp/never-written"]
+
+
+def trained(path, overrides):
+    """What `train` checks before any stage: the recipe, its training combinations, and TRL's
+    own config."""
+    recipe = load_recipe(path, overrides)
+    check_training(recipe)
+    return recipe.grpo
 
 
 @pytest.mark.parametrize(
@@ -65,7 +74,7 @@ BASE = ["use_cpu=true", "bf16=false", "report_to=none", "output_dir=/tmp/never-w
 def test_bad_values_are_one_error_naming_key_value_and_what_is_allowed(override, said):
     base = [*BASE, "per_device_train_batch_size=32", "num_generations=8"]
     with pytest.raises(RecipeError) as caught:
-        load_recipe(None, [*base, override])
+        trained(None, [*base, override])
     message = str(caught.value)
     assert said in message and "\n" not in message
 
@@ -84,7 +93,7 @@ def test_the_offline_recipe_is_checked_before_its_world_is_built():
         with pytest.raises(RecipeError, match=re.escape(said)):
             load_recipe(TINY, [override])
     with pytest.raises(RecipeError, match="trains zero steps"):
-        load_recipe(TINY, ["max_steps=-1", "num_train_epochs=0"])
+        trained(TINY, ["max_steps=-1", "num_train_epochs=0"])
 
 
 def test_values_are_conformed_not_just_checked():
@@ -92,10 +101,13 @@ def test_values_are_conformed_not_just_checked():
     assert r.grpo.max_steps == 1000 and isinstance(r.grpo.max_steps, int)
     assert r.grpo.learning_rate == 1
     assert r.model.lora_target_modules == "q"  # one item where TRL takes a list, as its CLI does
-    # evaluation parses recipes too: the same checks, without TRL's training-only combinations
+    # evaluation parses recipes too: the same checks; TRL's training-only combinations are
+    # checked when the training config is built (the first thing `train` does)
     with pytest.raises(RecipeError, match="rollout.topk=0"):
-        load_recipe(None, ["rollout.topk=0"], training=False)
-    assert load_recipe(None, ["num_generations=5"], training=False).grpo is None
+        load_recipe(None, ["rollout.topk=0"])
+    recipe = load_recipe(None, ["num_generations=5"])
+    with pytest.raises(RecipeError, match="multiple of num_generations=5"):
+        check_training(recipe)
 
 
 def test_yaml_syntax_errors_name_file_line_and_column(tmp_path):
@@ -126,16 +138,17 @@ def _field_types() -> dict[str, typing.Any]:
     """Every recipe key (dotted) with its type hint: TRL's top level and our sections."""
     from trl import GRPOConfig, ModelConfig
 
-    from agentic_rag.recipe import RewardSpec
-
     keys: dict[str, typing.Any] = {}
     for cls in (GRPOConfig, ModelConfig):
         keys.update(typing.get_type_hints(cls))
 
     def walk(cls: type, prefix: str) -> None:
         for name, hint in typing.get_type_hints(cls).items():
+            entry = typing.get_args(hint)[0] if typing.get_origin(hint) is tuple else None
             if dataclasses.is_dataclass(hint):
                 walk(hint, f"{prefix}.{name}")
+            elif dataclasses.is_dataclass(entry):
+                walk(entry, f"{prefix}.{name}[]")
             else:
                 keys[f"{prefix}.{name}"] = hint
 

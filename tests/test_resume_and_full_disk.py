@@ -17,11 +17,9 @@ import pytest
 
 from agentic_rag import wall_clock
 from agentic_rag.cli import main
-from agentic_rag.offline.config import OfflineConfig
-from agentic_rag.offline.kb import SyntheticKBConfig
-from agentic_rag.offline.tiny_model import TinyModelConfig
 from agentic_rag.offline.world import build_world
 from agentic_rag.protocols import ProtocolConfig
+from agentic_rag.recipe.sections import OfflineConfig, SyntheticKBConfig, TinyModelConfig
 from agentic_rag.wall_clock import CLOCK_FILE, WallClock
 from retriever_index import build as build_mod
 from retriever_index.manifest import Manifest

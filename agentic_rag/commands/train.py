@@ -11,8 +11,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train",
         help="train a search agent with GRPO from a recipe",
-        description="Train with GRPO (TRL). Recipes with an `offline:` section run the built-in "
-        "offline pipeline (KB -> index -> tiny model -> SFT -> GRPO -> eval). Also: "
+        description="Train with GRPO (TRL): an optional SFT warm start, GRPO, and the held-out "
+        "questions scored before and after. A recipe with an `offline:` section first builds "
+        "its own world (fictional KB -> index -> tiny model) and warm-starts on it. Also: "
         "`agentic-rag train view OUTPUT_DIR [-o FILE]`, an HTML browser of the trajectory "
         "groups sampled during training beside the curves.",
     )
@@ -41,40 +42,34 @@ def run(args: argparse.Namespace) -> int:
     _preflight(recipe)
     _set_threads(recipe)
     _warn_cpu_bf16(recipe)
-    if recipe.offline is not None:
-        from agentic_rag.offline.pipeline import run_offline
+    from agentic_rag.pipeline import train_recipe
 
-        run_offline(recipe, resume=args.resume)
-        _leave_process_group()
-        return 0
-    from pathlib import Path
-
-    from agentic_rag.pipeline import train_and_evaluate, write_summary
-
-    summary, log_history = train_and_evaluate(recipe, recipe.retriever, resume=args.resume)
-    write_summary(summary, log_history, Path(recipe.grpo.output_dir))
+    train_recipe(recipe, resume=args.resume)
     _leave_process_group()
     return 0
 
 
 def _preflight(recipe) -> None:
-    """What the recipe's paths and packages must be, checked before any stage runs."""
+    """The recipe's combinations, model, index and output folder checked before any stage runs,
+    the import-free checks first (a bad input ends in about a second)."""
     from agentic_rag.commands.preflight import check_budget, check_out_dir, check_retriever
     from agentic_rag.models.checkpoint import check_model
-    from agentic_rag.recipe_rules import check_environment
+    from agentic_rag.recipe.rules import check_environment, check_training
 
-    check_out_dir(recipe.grpo.output_dir, "output_dir")
-    check_environment(recipe.grpo)
-    if recipe.offline is not None:
-        return  # the offline default builds its own world and model
-    if not recipe.model.model_name_or_path:
+    check_training(recipe)
+    model = recipe.trl.get("model_name_or_path")  # ModelConfig would import TRL
+    if model:
+        check_model(model, "model_name_or_path")
+        check_budget(model, recipe.rollout.max_completion_tokens)
+    elif recipe.offline is None:  # the offline default builds its own tiny model
         raise ValueError(
             "model_name_or_path is not set: the policy to train (a checkpoint folder, a Hub id "
             "or a named model such as smollm2-135m-instruct)"
         )
-    check_model(recipe.model.model_name_or_path, "model_name_or_path")
-    check_budget(recipe.model.model_name_or_path, recipe.rollout.max_completion_tokens)
-    check_retriever(recipe.retriever)
+    if recipe.offline is None:  # the offline world builds its own index
+        check_retriever(recipe.retriever)
+    check_out_dir(recipe.grpo.output_dir, "output_dir")  # recipe.grpo: TRL's own checks
+    check_environment(recipe.grpo)
 
 
 def _leave_process_group() -> None:

@@ -7,6 +7,9 @@ function sampleCard(s) {
     h("div", { class: "sample-head" }, h("span", null, `sample ${missing(s.sample) ? "?" : s.sample}`), h("span", { class: "reward" }, `reward ${fixed(s.reward, 3)}`)),
     h("div", { class: `advantage ${s.advantage > 0 ? "up" : s.advantage < 0 ? "down" : ""}` }, `advantage ${missing(s.advantage) ? "–" : (s.advantage >= 0 ? "+" : "") + s.advantage.toFixed(3)}`),
     rewards.length ? table(["reward", "value"], rewards.map(([k, v]) => [k, fixed(v, 3)]), "kv") : null,
+    (s.turn_advantages || []).some((v) => v)
+      ? h("div", { class: "facts muted" }, "process advantage by turn: " + s.turn_advantages.map((v, i) => `${i + 1}: ${missing(v) ? "–" : (v >= 0 ? "+" : "") + v.toFixed(3)}`).join(" · "))
+      : null,
     h("div", null, h("span", { class: "label" }, "answer"), missing(s.final_answer) ? h("em", { class: "muted" }, "(none)") : s.final_answer),
     h("div", { class: "facts muted" }, `finish: ${s.finish || "?"} · ${missing(s.searches) ? "?" : plural(s.searches, "search")}`),
     h("div", { class: "sample-turns" }, s.turns.length ? turnsView(s.turns) : h("div", { class: "muted" }, "(no turns recorded)")),
@@ -29,10 +32,22 @@ function groupCard(g) {
   );
 }
 
+// summary.json as train_summary.py reads it: stages x metrics, the run's facts, YAML folds.
+function summaryView(s) {
+  return h(
+    "div",
+    { class: "run-summary" },
+    h("h3", null, "summary.json"),
+    s.rows.length ? h("div", { class: "table-wrap" }, table(s.columns, s.rows, "summary stages")) : null,
+    s.facts.length ? table(["key", "value"], s.facts, "kv") : null,
+    s.folds.map(([title, body]) => h("details", { class: "settings" }, h("summary", null, title), h("pre", null, body))),
+  );
+}
+
 function trainView() {
   app.appendChild(h("header", null, h("h1", null, DATA.title), h("div", { class: "muted" }, "training output · ", DATA.path)));
   const side = [];
-  if (DATA.summary) side.push(h("h3", null, "summary.json"), table(["key", "value"], Object.entries(DATA.summary).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]), "kv"));
+  if (DATA.summary) side.push(summaryView(DATA.summary));
   if (DATA.log) {
     side.push(
       h(

@@ -1,16 +1,17 @@
 """Combinations of recipe keys that TRL or transformers refuse only once training starts (after
 the world is built, a warm start has run, a checkpoint has loaded), or that would train nothing:
 checked when the recipe is parsed, or, for the number of training questions, as soon as they
-are loaded. Single values are `recipe_checks`' job.
+are loaded. Single values are `checks.py`'s job. Nothing here imports TRL.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 from typing import Any
 
-from agentic_rag.recipe_checks import RecipeError
+from agentic_rag.recipe.checks import RecipeError
 
 
 def world_size() -> int:
@@ -21,12 +22,29 @@ def world_size() -> int:
         return 1
 
 
-def check_training(raw: dict[str, Any], grpo_defaults: dict[str, Any]) -> None:
-    """Combinations of top-level keys that TRL or transformers refuse only once training starts
-    (or that would train nothing), checked on the raw values before GRPOConfig is built."""
+def check_training(recipe: Any) -> None:
+    """Combinations of top-level keys (and `update:`) that TRL, transformers or our trainer
+    refuse only once training starts (or that would train nothing), checked on the recipe's
+    values (TRL's defaults from trl_keys.json) without importing TRL. Not at parse time: how
+    many processes share a batch is the launch's, and evaluation does not care."""
+    from agentic_rag.recipe.trl_keys import trl_keys
+
+    defaults = trl_keys().defaults
 
     def get(key: str) -> Any:
-        return raw.get(key, grpo_defaults.get(key))
+        return recipe.trl.get(key, defaults[key])
+
+    update = recipe.update
+    if update.dynamic_sampling and world_size() > 1:
+        raise RecipeError(
+            f"update.dynamic_sampling runs in one training process only, and this launch has "
+            f"{world_size()}: set update.dynamic_sampling=false or train on one process"
+        )
+    if update.trainable_layers is not None and get("use_peft"):
+        raise RecipeError(
+            f"update.trainable_layers={update.trainable_layers} with use_peft=true: the LoRA "
+            "adapter decides what trains; remove update.trainable_layers"
+        )
 
     if get("max_steps") == -1 and not get("num_train_epochs"):
         raise RecipeError(
@@ -128,6 +146,11 @@ def check_sections(recipe: Any) -> None:
                 f"for a prompt in offline.model.max_position_embeddings="
                 f"{m.max_position_embeddings}"
             )
+    if recipe.update.sft_coef and recipe.offline is None and not recipe.warm_start.examples:
+        raise RecipeError(
+            f"update.sft_coef={recipe.update.sft_coef} needs demonstrations, and this recipe "
+            "has no warm start: set warm_start.examples (or update.sft_coef=0)"
+        )
     from agentic_rag.rewards import build_reward
 
     for i, spec in enumerate(recipe.rewards):
@@ -135,6 +158,41 @@ def check_sections(recipe: Any) -> None:
             build_reward(spec.name, **spec.args)
         except ValueError as err:
             raise RecipeError(f"rewards[{i}]: {err}") from None
+    _check_credit(recipe.credit)
+
+
+def _check_credit(credit: Any) -> None:
+    """Turn rewards that exist, with arguments their functions take and accept."""
+    from agentic_rag.rewards.process import TURN_REWARDS
+
+    if credit.scale and not credit.turn_rewards:
+        raise RecipeError(
+            f"credit.scale={credit.scale} with no credit.turn_rewards gives no process credit: "
+            "add turn rewards (e.g. [{name: information_gain}]) or set credit.scale=0"
+        )
+    for i, spec in enumerate(credit.turn_rewards):
+        where = f"credit.turn_rewards[{i}]"
+        if spec.name not in TURN_REWARDS:
+            raise RecipeError(
+                f"{where}.name={spec.name!r}: expected one of {', '.join(map(repr, TURN_REWARDS))}"
+            )
+        function = TURN_REWARDS[spec.name]
+        takes = [
+            p.name
+            for p in inspect.signature(function).parameters.values()
+            if p.kind is p.KEYWORD_ONLY
+            or (p.kind is p.POSITIONAL_OR_KEYWORD and p.default is not p.empty)
+        ]
+        unknown = sorted(set(spec.args) - set(takes))
+        if unknown:
+            raise RecipeError(
+                f"{where}.args: {spec.name} takes no argument {', '.join(map(repr, unknown))} "
+                f"(it takes: {', '.join(takes) or 'none'})"
+            )
+        try:
+            function([], **spec.args)  # no turns: only the arguments are checked
+        except (TypeError, ValueError) as err:
+            raise RecipeError(f"{where}: {err}") from None
 
 
 def questions_per_step(grpo: Any) -> int:

@@ -1,10 +1,10 @@
 """Recipe values checked at parse time: a recipe that cannot finish never starts.
 
-Every value is checked against its field's type hint (ours and TRL's `GRPOConfig` /
-`ModelConfig`, so fields added later are covered without a line here), against the `choices`
-that TRL's and transformers' fields declare in their metadata, and against the ranges declared
+Every value is checked against its field's type hint (ours, and TRL's `GRPOConfig` /
+`ModelConfig` ones as listed in trl_keys.json, so fields added later are covered without a line
+here), against the `choices` that TRL's and transformers' fields declare in their metadata, and against the ranges declared
 once in `ALLOWED`. Each failure is one `RecipeError` naming the key, the bad value and what is
-allowed. Combinations of keys are `recipe_rules`' job.
+allowed. Combinations of keys are `rules.py`'s job. Nothing here imports TRL.
 """
 
 from __future__ import annotations
@@ -137,6 +137,13 @@ ALLOWED: dict[str, Range | tuple[str, ...]] = {
     "warm_start.learning_rate": NON_NEGATIVE,
     "warm_start.batch_size": AT_LEAST_1,
     "warm_start.trainable_layers": AT_LEAST_1,
+    "update.trainable_layers": AT_LEAST_1,
+    "update.max_sampling_rounds": NON_NEGATIVE,
+    "update.oversample": Range(1, note="questions drawn per missing group"),
+    "update.sft_coef": NON_NEGATIVE,
+    "update.sft_batch_size": AT_LEAST_1,
+    "credit.scale": NON_NEGATIVE,
+    "credit.turn_rewards[].weight": Range(0, note="every turn reward is higher-is-better"),
     "samples.every_steps": NON_NEGATIVE,
     "samples.groups": NON_NEGATIVE,
     "offline.sft_share": OPEN_SHARE,
@@ -157,133 +164,150 @@ def _key(where: str, name: str) -> str:
     return re.sub(r"\[\d+\]", "[]", f"{where}.{name}" if where else name)
 
 
-def describe(hint: Any) -> str:
-    """What a type hint accepts, in a recipe author's words."""
+Spec = Any
+"""A type hint as JSON, so TRL's can be listed in trl_keys.json and checked without importing
+TRL: "bool", "int", "float", "str", "null", "any", {"one_of": [values]} (a Literal or an Enum),
+{"list": Spec}, {"mapping": Spec} (the values'), {"union": [Spec, ...]}."""
+
+
+def spec_of(hint: Any) -> Spec:
+    """The `Spec` of a Python type hint (a type we cannot spell in YAML is "any": its own
+    checks apply)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is Any:
-        return "anything"
-    if hint is type(None):
-        return "null"
     if origin is typing.Literal:
-        return "one of " + ", ".join(repr(a) for a in args)
+        return {"one_of": list(args)}
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(describe(a) for a in args)
-    if origin in (list, tuple):
-        return f"a list of {describe(args[0])}" if args else "a list"
+        return {"union": [spec_of(a) for a in args]}
+    if origin in (list, tuple) or hint in (list, tuple):
+        return {"list": spec_of(args[0]) if args else "any"}
     if origin is dict or hint is dict:
-        return "a mapping"
+        return {"mapping": spec_of(args[1]) if len(args) == 2 else "any"}
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return "one of " + ", ".join(repr(e.value) for e in hint)
-    words = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
-    return words.get(hint, getattr(hint, "__name__", str(hint)))
+        return {"one_of": [e.value for e in hint]}
+    names = {bool: "bool", int: "int", float: "float", str: "str", type(None): "null"}
+    return names.get(hint, "any")
+
+
+def describe(spec: Spec) -> str:
+    """What a `Spec` accepts, in a recipe author's words."""
+    if isinstance(spec, dict):
+        (kind, inner), *_ = spec.items()
+        if kind == "one_of":
+            return "one of " + ", ".join(repr(a) for a in inner)
+        if kind == "union":
+            return " or ".join(describe(a) for a in inner)
+        if kind == "list":
+            return "a list" if inner == "any" else f"a list of {describe(inner)}"
+        return "a mapping"
+    words = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string"}
+    return words.get(spec, "anything" if spec == "any" else spec)
 
 
 _NO = object()
 
 
-def conform(value: Any, hint: Any) -> Any:
-    """`value` as `hint` holds it (an integral float becomes an int; an int field never takes a
+def conform(value: Any, spec: Spec) -> Any:
+    """`value` as `spec` holds it (an integral float becomes an int; an int field never takes a
     bool), or `_NO`. NaN and infinities are no number a recipe means."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is Any or hint is object:
-        return value
-    if hint is type(None):
-        return value if value is None else _NO
-    if origin is typing.Literal:
-        return value if value in args else _NO
-    if origin in (typing.Union, types.UnionType):
-        for arm in sorted(args, key=lambda a: a is not type(None)):
-            out = conform(value, arm)
-            if out is not _NO:
-                return out
-        return _NO
-    if origin in (list, tuple) or hint in (list, tuple):
-        if not isinstance(value, (list, tuple)):  # one item for a list, as TRL's CLI takes it
-            return value if args and conform(value, args[0]) is not _NO else _NO
-        if not args or args[0] is Any:
-            return value
-        items = [conform(v, args[0]) for v in value]
-        return _NO if any(v is _NO for v in items) else type(value)(items)
-    if origin is dict or hint is dict:
+    if isinstance(spec, dict):
+        (kind, inner), *_ = spec.items()
+        if kind == "one_of":
+            return value if value in inner and not _bool_for_number(value, inner) else _NO
+        if kind == "union":
+            for arm in sorted(inner, key=lambda a: a != "null"):
+                out = conform(value, arm)
+                if out is not _NO:
+                    return out
+            return _NO
+        if kind == "list":
+            if not isinstance(value, (list, tuple)):  # one item for a list, as TRL's CLI takes it
+                return value if inner != "any" and conform(value, inner) is not _NO else _NO
+            items = [conform(v, inner) for v in value]
+            return _NO if any(v is _NO for v in items) else type(value)(items)
         if not isinstance(value, dict):
             return _NO
-        if len(args) == 2 and args[1] is not Any:
-            items = {k: conform(v, args[1]) for k, v in value.items()}
-            return _NO if any(v is _NO for v in items.values()) else items
+        items = {k: conform(v, inner) for k, v in value.items()}
+        return _NO if any(v is _NO for v in items.values()) else items
+    if spec == "any":
         return value
-    if hint is bool:
+    if spec == "null":
+        return value if value is None else _NO
+    if spec == "bool":
         return value if isinstance(value, bool) else _NO
-    if hint is int:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if spec == "int":
         if isinstance(value, float) and math.isfinite(value) and value.is_integer():
             return int(value)
-        return value if isinstance(value, int) and not isinstance(value, bool) else _NO
-    if hint is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return value if ok and math.isfinite(value) else _NO
-    if hint is str:
-        return value if isinstance(value, str) else _NO
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return value if value in {e.value for e in hint} or isinstance(value, hint) else _NO
-    return value  # a library type we do not know how to spell in YAML: its own checks apply
+        return value if number and isinstance(value, int) else _NO
+    if spec == "float":
+        return value if number and math.isfinite(value) else _NO
+    return value if isinstance(value, str) else _NO
 
 
-def check_value(key: str, value: Any, hint: Any, choices: Any = None) -> Any:
-    """`value` conformed to `hint`, within `ALLOWED[key]` and `choices`; else RecipeError."""
+def _bool_for_number(value: Any, options: list) -> bool:
+    """`true` is not the option 1 (Python says True == 1)."""
+    return isinstance(value, bool) and not any(o is value for o in options)
+
+
+def check_value(key: str, value: Any, spec: Spec, choices: Any = None) -> Any:
+    """`value` conformed to `spec`, within `ALLOWED[key]` and `choices`; else RecipeError."""
     allowed = ALLOWED.get(key)
-    out = conform(value, hint)
+    out = conform(value, spec)
     if out is None and isinstance(allowed, Range) and not allowed.null:
         out = _NO
     if out is _NO:
-        raise RecipeError(f"{key}={value!r}: expected {_what(hint, allowed)}")
+        raise RecipeError(f"{key}={value!r}: expected {_what(spec, allowed)}")
     options = tuple(choices) if choices is not None else allowed
     if isinstance(options, tuple) and isinstance(out, str) and out not in options:
         raise RecipeError(f"{key}={out!r}: expected one of {', '.join(map(repr, options))}")
     number = isinstance(out, (int, float)) and not isinstance(out, bool)
     if isinstance(allowed, Range) and number and out not in allowed:
-        raise RecipeError(f"{key}={out!r}: expected {_what(hint, allowed)}")
+        raise RecipeError(f"{key}={out!r}: expected {_what(spec, allowed)}")
     return out
 
 
-def _what(hint: Any, allowed: Any) -> str:
-    """The hint's description with the key's range after the number it bounds: "an integer
+def _what(spec: Spec, allowed: Any) -> str:
+    """The spec's description with the key's range after the number it bounds: "an integer
     >= 2, or null" rather than "an integer or null >= 2"."""
     if not isinstance(allowed, Range):
-        return describe(hint)
-    args = typing.get_args(hint)
-    optional = typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args
-    arms = [a for a in args if a is not type(None)] if optional else [hint]
-    text = " or ".join(describe(a) for a in arms) + f" {allowed}"
+        return describe(spec)
+    arms = spec["union"] if isinstance(spec, dict) and "union" in spec else [spec]
+    optional = "null" in arms
+    text = " or ".join(describe(a) for a in arms if a != "null") + f" {allowed}"
     return text + (", or null" if optional and allowed.null else "")
+
+
+def _built_apart(hint: Any) -> bool:
+    """A nested section or a list of them: built (and checked) entry by entry by the parser."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (list, tuple) and args:
+        hint = args[0]
+    return dataclasses.is_dataclass(hint)
 
 
 def check_fields(cls: type, values: dict[str, Any], where: str = "") -> dict[str, Any]:
     """`values` (keys of dataclass `cls`, unknown ones already refused) checked and conformed;
-    nested dataclass sections are left to the caller, which builds them recursively."""
+    nested sections (and lists of them) are left to the caller, which builds them recursively."""
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     out = dict(values)
     for name, value in values.items():
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        if _built_apart(hints[name]):
             continue
         choices = fields[name].metadata.get("choices")
-        out[name] = check_value(_key(where, name), value, hint, choices)
+        out[name] = check_value(_key(where, name), value, spec_of(hints[name]), choices)
     return out
 
 
-def check_top_level_values(raw: dict[str, Any], classes: tuple[type, ...]) -> dict[str, Any]:
-    """Top-level keys (TRL's config fields; unknown ones already refused) checked and conformed
-    against the first of `classes` that has them; section mappings are left as they are."""
-    owners: dict[str, tuple[Any, Any]] = {}
-    for cls in reversed(classes):
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            owners[f.name] = (hints[f.name], f.metadata.get("choices"))
-    out = dict(raw)
-    for key, value in raw.items():
-        if key in owners:
-            out[key] = check_value(key, value, *owners[key])
-    return out
+def check_top_level_values(
+    raw: dict[str, Any], specs: dict[str, Spec], choices: dict[str, list]
+) -> dict[str, Any]:
+    """Top-level keys (TRL's config fields, unknown ones already refused) checked against their
+    `specs` and `choices` (trl_keys.json) and conformed."""
+    return {
+        key: check_value(key, value, specs[key], choices.get(key)) if key in specs else value
+        for key, value in raw.items()
+    }
 
 
 def read_yaml(path: Path) -> Any:
