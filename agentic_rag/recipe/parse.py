@@ -154,13 +154,24 @@ def build_section(cls: type, values: Any, where: str):
     if isinstance(values, cls):
         return values
     if not isinstance(values, dict):
-        raise ValueError(f"{where} must be a mapping of keys to values, got {values!r}")
+        raise RecipeError(f"{where} must be a mapping of keys to values, got {values!r}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
         top_level = trl_keys().grpo | trl_keys().model
-        raise ValueError(f"unknown key(s) in {where}: {_suggest(unknown, names, top_level)}")
+        raise RecipeError(f"unknown key(s) in {where}: {_suggest(unknown, names, top_level)}")
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name not in values
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise RecipeError(
+            f"{where}: {', '.join(missing)} is required (known keys: {sorted(names)})"
+        )
     kwargs = check_fields(cls, values, where)
     for key, value in values.items():
         kind = hints[key]
@@ -175,7 +186,7 @@ def build_section(cls: type, values: Any, where: str):
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{where}: {err}") from None
+        raise RecipeError(f"{where}: {err}") from None
 
 
 _SCIENTIFIC = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
@@ -196,14 +207,14 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     """`key=value` / `section.key=value` overrides; values parse as YAML (numbers, bools, lists)."""
     for item in overrides:
         if "=" not in item:
-            raise ValueError(f"override {item!r} must look like key=value or section.key=value")
+            raise RecipeError(f"override {item!r} must look like key=value or section.key=value")
         key, value = item.split("=", 1)
         target = raw
         *parents, leaf = key.split(".")
         for part in parents:
             target = target.setdefault(part, {})
             if not isinstance(target, dict):
-                raise ValueError(f"override {item!r}: {part!r} is not a section")
+                raise RecipeError(f"override {item!r}: {part!r} is not a section")
         target[leaf] = _yaml_value(parse_override(item, value))
     return raw
 
@@ -211,17 +222,17 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 def _check_top_level(raw: dict[str, Any], grpo_fields: set[str], model_fields: set[str]) -> None:
     derived = [k for k in raw if k in DERIVED]
     if derived:
-        raise ValueError(f"{derived[0]!r} is derived from {DERIVED[derived[0]]}: set it there")
+        raise RecipeError(f"{derived[0]!r} is derived from {DERIVED[derived[0]]}: set it there")
     unknown = sorted(set(raw) - grpo_fields - model_fields)
     if unknown:
         known = grpo_fields | model_fields | set(SECTIONS) | {"rewards"}
-        raise ValueError(
+        raise RecipeError(
             f"unknown top-level key(s) in recipe: {_suggest(unknown, known)}. Top-level keys are "
             f"TRL GRPOConfig / ModelConfig fields; ours go under {sorted(SECTIONS)} or `rewards`."
         )
     for key, neutral in UNSUPPORTED.items():
         if raw.get(key, neutral) not in (neutral, {}):
-            raise ValueError(
+            raise RecipeError(
                 f"{key}={raw[key]!r}: not applied by agentic_rag's rollouts (the GRPO loss would "
                 "score tokens drawn from another distribution); remove it. Sampling is "
                 "temperature, top_p and top_k."
@@ -243,7 +254,7 @@ def parse_recipe(raw: dict[str, Any]) -> Recipe:
         if sections[name] is not None or name != "offline"
     }
     if not isinstance(rewards_raw, list):
-        raise ValueError("rewards must be a list of {name, weight, args} entries")
+        raise RecipeError("rewards must be a list of {name, weight, args} entries")
     rewards = tuple(
         build_section(RewardSpec, r, f"rewards[{i}]") for i, r in enumerate(rewards_raw)
     )
@@ -277,7 +288,7 @@ def read_recipe_file(path: str | Path) -> dict[str, Any]:
         raise FileNotFoundError(f"recipe {path} not found; recipes live in recipes/*.yaml")
     raw = read_yaml(path) or {}
     if not isinstance(raw, dict):
-        raise ValueError(f"recipe {path} must be a YAML mapping of keys to values")
+        raise RecipeError(f"recipe {path} must be a YAML mapping of keys to values")
     return _yaml_value(raw)
 
 
