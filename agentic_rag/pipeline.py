@@ -117,15 +117,14 @@ def train_recipe(recipe: Recipe, resume: bool = False) -> dict[str, Any]:
     out = Path(recipe.grpo.output_dir)
     clock = WallClock(out, resume, write=is_main_process())
     try:
-        summary, log_history = _stages(recipe, resume)
-        summary["wall_seconds"] = clock.seconds()
+        summary, log_history = _stages(recipe, resume, clock)
     finally:
         clock.stop()
     write_summary(summary, log_history, out)
     return summary
 
 
-def _stages(recipe: Recipe, resume: bool) -> tuple[dict[str, Any], list[dict]]:
+def _stages(recipe: Recipe, resume: bool, clock: WallClock) -> tuple[dict[str, Any], list[dict]]:
     given = recipe
     if recipe.offline is not None:
         policy = "" if recipe.model.model_name_or_path else ", tiny policy"
@@ -176,6 +175,7 @@ def _stages(recipe: Recipe, resume: bool) -> tuple[dict[str, Any], list[dict]]:
                 mode: em_difference(out / "eval" / "base", mode, final, "agentic")
                 for mode in ("naive", "agentic")
             }
+    summary["wall_seconds"] = clock.seconds()
     summary["recipe"] = given.source
     if recipe.offline is not None:
         summary["offline"] = asdict(recipe.offline)
