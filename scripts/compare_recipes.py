@@ -6,13 +6,14 @@ and seed that has no summary.json yet (a killed run resumes: `--resume`), then p
 (markdown) and the mean paired difference of the final held-out EM between the recipes.
 
     .venv/bin/python scripts/compare_recipes.py recipes/tiny.yaml recipes/tiny_process.yaml \
-        --seeds 0,1,2 --out runs/credit [key=value ...]
+        --seeds 0,1,2 --out runs/credit --share-warm-start [key=value ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,9 +38,30 @@ def steps_to_90(
     return next(step for step, value in zip(steps, line, strict=True) if value >= target)
 
 
-def run(recipe: Path, seed: int, out: Path, overrides: list[str]) -> dict:
+WARM_START = ("base_model", "index", "kb", "offline_settings.json", "sft", "eval/sft")
+"""What `--share-warm-start` copies: the offline world and the warm start, with its evaluation."""
+
+
+def share_warm_start(source: Path, folder: Path) -> None:
+    """Start `folder` from `source`'s world and warm start, so both recipes' GRPO begins from the
+    same checkpoint (the pipeline reuses them: a tighter pairing, and the SFT runs once)."""
+    if folder.exists() or not (source / "sft" / "config.json").exists():
+        return
+    for name in WARM_START:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, folder / name)
+        elif (source / name).exists():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, folder / name)
+
+
+def run(
+    recipe: Path, seed: int, out: Path, overrides: list[str], warm_from: Path | None = None
+) -> dict:
     folder = out / f"{recipe.stem}_s{seed}"
     summary = folder / "summary.json"
+    if warm_from is not None:
+        share_warm_start(warm_from, folder)
     if not summary.exists():
         cmd = [sys.executable, "-m", "agentic_rag.cli", "train", "--config", str(recipe),
                "--seed", str(seed), "--output-dir", str(folder), *overrides]  # fmt: skip
@@ -60,12 +82,21 @@ def main() -> int:
     ap.add_argument("recipes", nargs=2, type=Path, help="the baseline recipe, then the other")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument(
+        "--share-warm-start",
+        action="store_true",
+        help="offline recipes that differ only after the warm start: the second recipe's run of "
+        "each seed starts from the first's world and SFT checkpoint instead of rebuilding them",
+    )
     ap.add_argument("overrides", nargs="*", help="key=value for both recipes")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    results = {
-        (r.stem, s): run(r, s, args.out, args.overrides) for s in seeds for r in args.recipes
-    }
+    first, second = args.recipes
+    results = {}
+    for s in seeds:
+        results[(first.stem, s)] = run(first, s, args.out, args.overrides)
+        warm = args.out / f"{first.stem}_s{s}" if args.share_warm_start else None
+        results[(second.stem, s)] = run(second, s, args.out, args.overrides, warm)
     print("\n| recipe | seed | warm start EM | after GRPO EM | gain | steps to 90% | minutes |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for (name, seed), r in results.items():

@@ -25,9 +25,9 @@ __getattr__, __all__ = lazy_exports(
         "agentic_rag.rewards.grammar": ("check_format",),
         "agentic_rag.rewards.process": (
             "TURN_REWARDS",
-            "information_gain_reward",
-            "redundancy_reward",
-            "search_cost_reward",
+            "information_gain_turn_reward",
+            "redundancy_turn_reward",
+            "search_cost_turn_reward",
             "turn_rewards",
         ),
         "agentic_rag.rewards.scoring": (

@@ -35,7 +35,7 @@ def _is_evidence(hit: dict, ids: set[str], titles: set[str], aliases: list[str] 
     return bool(aliases) and contains_answer([str(hit.get("text", ""))], aliases)
 
 
-def information_gain_reward(turn_hits: list, **kwargs: Any) -> list[list[float | None]]:
+def information_gain_turn_reward(turn_hits: list, **kwargs: Any) -> list[list[float | None]]:
     """Per search turn: the share of the question's evidence this turn retrieved FIRST (gold
     supporting passages by `supporting_ids`, else `supporting_titles`; for questions without
     them, passages stating a gold answer, which count once each), in [0, 1]. A trajectory's
@@ -78,7 +78,7 @@ def _evidence_key(hit: dict, ids: set[str], titles: set[str]) -> str:
     return _passage_key(hit)
 
 
-def redundancy_reward(turn_hits: list, **kwargs: Any) -> list[list[float | None]]:
+def redundancy_turn_reward(turn_hits: list, **kwargs: Any) -> list[list[float | None]]:
     """Per search turn: minus the share of its passages the trajectory had already been shown
     (a repeated search wastes a turn), in [-1, 0]; 0.0 for a search that returned nothing."""
     out = []
@@ -97,7 +97,7 @@ def redundancy_reward(turn_hits: list, **kwargs: Any) -> list[list[float | None]
     return out
 
 
-def search_cost_reward(
+def search_cost_turn_reward(
     turn_hits: list, cost: float = 0.1, **kwargs: Any
 ) -> list[list[float | None]]:
     """Per search turn: -`cost` (searching is not free), so between two searches that found the
@@ -108,9 +108,9 @@ def search_cost_reward(
 
 
 TURN_REWARDS: dict[str, TurnRewardFn] = {
-    "information_gain": information_gain_reward,
-    "redundancy": redundancy_reward,
-    "search_cost": search_cost_reward,
+    "information_gain": information_gain_turn_reward,
+    "redundancy": redundancy_turn_reward,
+    "search_cost": search_cost_turn_reward,
 }
 """Recipe name (`credit.turn_rewards[].name`) -> turn-level reward function."""
 
