@@ -28,6 +28,11 @@ class RetrieverConfig:
     encoder_device: str | None = None
     """Device of the query encoder for an in-process index (default: CPU; the GPU belongs to the
     policy)."""
+    encoder_backend: str | None = None
+    """Query encoder runtime for an in-process index: torch, onnx or openvino (default: the one
+    the index was built with, from its manifest; another one is warned about)."""
+    encoder_precision: str | None = None
+    """fp32 or int8 (onnx/openvino) for the query encoder (default: the index's)."""
     ef_search: int | None = None
     """HNSW efSearch at load time."""
     nprobe: int | None = None
@@ -59,5 +64,10 @@ def load_search_tool(source: RetrieverConfig | str | SearchTool) -> SearchTool:
     from retriever_index import Retriever
 
     return Retriever.load(
-        source.index, device=source.encoder_device, ef_search=source.ef_search, nprobe=source.nprobe
+        source.index,
+        device=source.encoder_device,
+        ef_search=source.ef_search,
+        nprobe=source.nprobe,
+        encoder_backend=source.encoder_backend,
+        encoder_precision=source.encoder_precision,
     )
