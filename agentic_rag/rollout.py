@@ -15,28 +15,11 @@ from typing import Protocol as TypingProtocol
 
 from agentic_rag.backends.base import GREEDY, GenerationBackend, Sampling, SamplingParams
 from agentic_rag.protocols.base import Action, Protocol, check_query
+from agentic_rag.recipe.sections import RolloutConfig
 from agentic_rag.search import SearchTool
 from retriever_index.retriever import Hit
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RolloutConfig:
-    """Budgets of one rollout (a recipe's `rollout:` section). Sampling is not here: it is TRL's
-    top-level `temperature`/`top_p`/`top_k` in training (the loss uses them too) and greedy in
-    evaluation, passed to `RolloutEngine.run`."""
-
-    max_turns: int = 4
-    """Generation turns per trajectory (Search-R1: 4). A search on the last turn is not run."""
-    max_turn_tokens: int = 256
-    """New tokens per generation turn."""
-    max_completion_tokens: int = 1024
-    """Whole completion (model and observation tokens) per trajectory; TRL pads to this."""
-    topk: int = 3
-    """Passages returned per search."""
-    max_query_chars: int = 300
-    """Longer search queries are rejected with an error observation."""
 
 
 @dataclass
@@ -157,6 +140,14 @@ class RolloutEngine:
         return self.config.max_completion_tokens - len(t.completion_ids)
 
     def _turn(self, active: list[Trajectory], last_turn: bool, sampling: Sampling) -> None:
+        """One turn of every active trajectory: generate, search, observe."""
+        actions = self._generate(active, sampling)
+        results = self._search_actions(active, actions, last_turn)
+        self._observe(active, actions, results, last_turn)
+
+    def _generate(self, active: list[Trajectory], sampling: Sampling) -> list[Action]:
+        """ONE generation call for every active trajectory; appends each turn's tokens and
+        returns the action parsed from them."""
         cfg = self.config
         # One call per turn: rows share a budget cap, each row is then clipped to its own budget.
         params = SamplingParams(
@@ -180,8 +171,14 @@ class RolloutEngine:
             action = self.protocol.parse(out.token_ids[:keep], context, finish)
             t.turns[-1].action = action.kind
             actions.append(action)
+        return actions
 
-        # Validate every query first, then ONE batched search for all valid ones.
+    def _search_actions(
+        self, active: list[Trajectory], actions: list[Action], last_turn: bool
+    ) -> list[list[list[Hit] | str]]:
+        """Every query validated first, then ONE batched search for all valid ones (none on the
+        last turn); per trajectory, per query: its hits or the error shown for it."""
+        cfg = self.config
         pending: list[tuple[int, int, str]] = []  # (trajectory index, query index, query)
         results: list[list[list[Hit] | str]] = []
         for i, action in enumerate(actions):
@@ -208,7 +205,16 @@ class RolloutEngine:
             t.retrieved_ids += [h.id for h in found]
             t.retrieved_titles += [h.title for h in found]
             t.retrieved_texts += [h.text for h in found]
+        return results
 
+    def _observe(
+        self,
+        active: list[Trajectory],
+        actions: list[Action],
+        results: list[list[list[Hit] | str]],
+        last_turn: bool,
+    ) -> None:
+        """Each trajectory's observation appended (masked), or its episode ended."""
         for t, action, res in zip(active, actions, results, strict=True):
             if action.kind == "end":
                 t.finish_reason = "no_action"

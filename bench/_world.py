@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 # Before torch loads its OpenMP runtime: on a CPU shared with other jobs, OpenMP's default
-# spin-waiting made a 2-thread rollout 20x slower here (42 s vs 2.2 s); passive waiting does not.
+# spin-waiting makes rollouts many times slower; passive waiting does not (docs/performance.md).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import contextlib
@@ -41,8 +41,8 @@ TOOLS_OVERRIDES = [
 # The tools-protocol world (bench/rollout.py, which compares two loops on the same policy) gets a
 # warm start far shorter than the recipe's: enough to act in the protocol's format. The tags world
 # (bench/train_step.py, "a step of the default recipe") is the recipe's own SFT start: a briefly
-# trained policy writes long malformed queries (48-token runs of tags and names, never repeated
-# within a group): each search cost 8 ms there against 2 ms from the recipe's own start.
+# trained policy writes long malformed queries that make every search dear (docs/performance.md,
+# the GRPO step's history).
 WARM_START_OVERRIDES = {
     "tools": ["offline.kb.num_train_questions=1024", "warm_start.epochs=3"],
     "tags": [],
@@ -77,10 +77,11 @@ def load_recipe(overrides: list[str] | None = None, tools: bool = True):
 
 
 def build(recipe, seed: int | None = None, quiet: bool = True) -> World:
-    """KB, index, tiny model and SFT warm start for `recipe` (cached under outputs/bench/)."""
-    from agentic_rag.data.qa import load_qa
-    from agentic_rag.offline.warm_start import warm_start
-    from agentic_rag.offline.world import build_world
+    """KB, index, tiny model and SFT warm start for `recipe` (cached under outputs/bench/): the
+    pipeline's own first stages, `prepare_world` and `warm_start`."""
+    from agentic_rag.data.splits import load_questions
+    from agentic_rag.offline.world import prepare_world
+    from agentic_rag.pipeline import warm_start
     from agentic_rag.recipe import derive
 
     if seed is not None:
@@ -103,11 +104,11 @@ def build(recipe, seed: int | None = None, quiet: bool = True) -> World:
     if fresh:
         print(f"building the benchmark world in {out} (SFT warm start, minutes, cached)")
     with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
-        world = build_world(recipe.offline, recipe.protocol, out, seed)
-        recipe = derive(recipe, {"retriever.index": str(world["index"])})
-        built = World(recipe, out / "sft", load_qa(str(world["train"])))
+        recipe = prepare_world(derive(recipe, {"output_dir": str(out)}))
+        train = load_questions(recipe.data.train)
+        built = World(recipe, out / "sft", train)
         # The warm start searches only when it builds its demonstrations (a fresh world).
-        built.model_dir = warm_start(recipe, world, out, built.search if fresh else None)
+        built.model_dir, _ = warm_start(recipe, train, built.search if fresh else None)
     if fresh:
         print(f"world ready in {time.perf_counter() - started:.0f} s")
     return built

@@ -26,10 +26,10 @@ from agentic_rag.rewards import (
     exact_match_score,
     f1_reward,
     f1_score,
-    format_reward,
+    make_format_reward,
+    make_search_budget_reward,
     normalize_answer,
     retrieval_recall_reward,
-    search_budget_penalty,
     search_r1_format_reward,
     sub_exact_match_reward,
     sub_exact_match_score,
@@ -46,7 +46,8 @@ STEPS = {
     "Search-R1 GRPO step (320 completions/GPU, >= 60 s)": (320, 60.0),
     # One GPU: 32 prompts x G=8 with multi-turn rollouts, assumed >= 20 s.
     "single-GPU GRPO step (256 completions, >= 20 s)": (256, 20.0),
-    # Measured on this CPU (shared/NOTES.md): tiny 2-layer model, 4 prompts x G=4, ~0.5 s.
+    # The tiny 2-layer model at 4 prompts x G=4 on a CPU, assumed ~0.5 s: a lower bound (whole
+    # steps of the default recipe: docs/performance.md).
     "CPU tiny-model step (16 completions, ~0.5 s)": (16, 0.5),
 }
 
@@ -260,10 +261,10 @@ def main() -> None:
         exact_match_reward,
         sub_exact_match_reward,
         f1_reward,
-        format_reward("tags"),
-        format_reward("tools"),
+        make_format_reward("tags"),
+        make_format_reward("tools"),
         search_r1_format_reward,
-        search_budget_penalty(max_searches=1),
+        make_search_budget_reward(max_searches=1),
         retrieval_recall_reward,
         answer_in_retrieval_reward,
     ]
@@ -271,7 +272,7 @@ def main() -> None:
     print(f"{'reward':<28}{'per 10k':>10}{'completions/s':>16}")
     for fn in rewards:
         kwargs = dict(columns)
-        if fn.__name__ == "search_budget_penalty":
+        if fn.__name__ == "search_budget_reward":
             kwargs.pop("num_searches")  # count from the text: the slower path
         seconds = timed(lambda fn=fn, kwargs=kwargs: fn(completions, **kwargs), repeat=2)
         per_completion[fn.__name__] = seconds / N

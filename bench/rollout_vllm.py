@@ -33,7 +33,8 @@ CACHE = _world.CACHE / "vllm_kb"
 
 def knowledge_base() -> tuple[list[str], Path]:
     """Test questions and an index of the fictional offline KB, built once into CACHE."""
-    from agentic_rag.offline.kb import SyntheticKBConfig, generate_kb, write_kb
+    from agentic_rag.offline.kb import generate_kb, write_kb
+    from agentic_rag.recipe.sections import SyntheticKBConfig
     from retriever_index.build import BuildConfig, build_index
 
     index = CACHE / "index"
@@ -87,8 +88,9 @@ def main() -> int:
 
     from agentic_rag.backends.base import GREEDY, Sampling
     from agentic_rag.models import resolve_model
-    from agentic_rag.protocols import ProtocolConfig, make_protocol
-    from agentic_rag.rollout import RolloutConfig, RolloutEngine
+    from agentic_rag.protocols import make_protocol
+    from agentic_rag.recipe.sections import ProtocolConfig, RolloutConfig
+    from agentic_rag.rollout import RolloutEngine
     from retriever_index import Retriever
 
     questions, index = knowledge_base()

@@ -1,7 +1,7 @@
 """Retrieval at scale: a 1M-passage compressed index, built, measured and served three ways.
 
 One run, one machine, the same generated data (bench/_clustered.py says how it is made; MiniLM
-would need ~9 hours to encode 1M passages here):
+would need hours to encode 1M passages on a CPU):
   build     `index build --kind compressed --embeddings FLAT_FILE` in a subprocess: wall time
             and peak RSS, against the float32 matrix it never holds
   size      bytes per passage in RAM (anonymous memory of a fresh process after load + search)

@@ -33,7 +33,7 @@ trainer = build_trainer(
     args=args,
     train_dataset=Dataset.from_list(rows),
     processing_class=tokenizer,
-    reward_funcs=[exact_match_reward, format_reward()],
+    reward_funcs=[exact_match_reward, format_reward],
     rollout_func=make_rollout_func(search, tokenizer, protocol="tags", rollout=rollout),
 )
 trainer.train()

@@ -7,6 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+API_KEY_ENV = "RETRIEVER_API_KEY"
+"""Environment variable holding the retrieval server's bearer token: read by `serve` and the
+client."""
+
 Errors = Literal["raise", "return"]
 """`search_batch(..., errors=)`: "raise" fails the call on the first bad query; "return" puts
 the exception in that query's place and still searches every other one."""

@@ -9,14 +9,14 @@ import sys
 import warnings
 from pathlib import Path
 
+from retriever_index.base import API_KEY_ENV
 from retriever_index.bm25 import BM25Config
 from retriever_index.build import BuildConfig
-from retriever_index.client import API_KEY_ENV
 from retriever_index.compressed import CompressedConfig
 from retriever_index.export import BACKENDS, PRECISIONS
 from retriever_index.hybrid import HybridConfig
 from retriever_index.ray_config import RayConfig
-from retriever_index.server import ServerConfig
+from retriever_index.server.config import ServerConfig
 
 KINDS = ("dense", "compressed", "bm25", "hybrid")
 # flags declared once, in parent parsers; BuildConfig's fields of these names are not repeated
@@ -90,7 +90,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     shard.add_argument("dir", help="index folder written by `index build`")
     shard.add_argument("--shards", type=int, required=True, help="number of shards")
-    shard.add_argument("--out", help="folder for the shards (default: DIR/shards-N)")
     shard.set_defaults(func=run_shard)
 
     serve = sub.add_parser(
@@ -249,7 +248,7 @@ def run_shard(args: argparse.Namespace) -> int:
     from retriever_index.shard import shard_index
 
     try:
-        dirs = shard_index(args.dir, args.shards, args.out)
+        dirs = shard_index(args.dir, args.shards)
     except ValueError as e:  # ShardError and IndexLoadError included
         print(f"error: {e}", file=sys.stderr)
         return 2

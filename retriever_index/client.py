@@ -16,9 +16,8 @@ from typing import Any
 
 import httpx
 
-from retriever_index.base import Errors, Hit, RetrievalError, refused_queries
+from retriever_index.base import API_KEY_ENV, Errors, Hit, RetrievalError, refused_queries
 
-API_KEY_ENV = "RETRIEVER_API_KEY"  # read by both `serve` and the client
 RETRY_STATUSES = (429, 502, 503, 504)  # overloaded or restarting; a 500 is a bug or bad index
 
 

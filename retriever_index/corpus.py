@@ -41,8 +41,15 @@ class Passage:
 
     @property
     def contents(self) -> str:
-        """Search-R1/FlashRAG's `"Title"\\ntext`: what gets embedded, so indexes stay comparable."""
-        return f'"{self.title}"\n{self.text}' if self.title else self.text
+        return search_r1_contents(self.title, self.text)
+
+
+def search_r1_contents(title: str, text: str) -> str:
+    """Search-R1/FlashRAG's `contents` field, `"Title"\\ntext`, and an untitled passage's text
+    alone, as their corpora store it (and `parse_passage` reads both back). It is what gets
+    embedded, so indexes stay comparable with theirs, and what `index serve` returns to their
+    agents, as their own server returns the stored row."""
+    return f'"{title}"\n{text}' if title else text
 
 
 @dataclass(frozen=True)

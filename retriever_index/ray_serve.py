@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 from ray import serve
 
+from retriever_index.base import API_KEY_ENV
 from retriever_index.cache import QueryCache, index_id, normalize_query
-from retriever_index.client import API_KEY_ENV
 from retriever_index.manifest import Manifest
 from retriever_index.ray_config import RayConfig
 from retriever_index.server import Metrics, ServerConfig, create_app

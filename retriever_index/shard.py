@@ -7,8 +7,9 @@ each shard merged by score is the top-k of the whole index:
 - Flat shards copy the exact vectors, so their merged top-k equals the unsharded one;
 - compressed shards are the parent's trained IVF-PQ with the shard's float16 rows added again
   (the parent indexed the same float16 rows, so the codes match).
-Shards are written to DIR/shards-N (or --out) through a temp folder and one rename, and record
-which build they came from, so a rebuilt parent is never served with stale shards.
+Shards are written to DIR/shards-N, where `index serve DIR --ray --shards N` looks, through a
+temp folder and one rename, and record which build they came from, so a rebuilt parent is never
+served with stale shards.
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ def shards_folder(folder: Path, n: int) -> Path:
     return folder / f"shards-{n}"
 
 
-def shard_index(folder: str | Path, n: int, out: str | Path | None = None) -> list[Path]:
-    """Split the index at `folder` into `n` shard folders under `out` (default DIR/shards-N);
-    return their paths, in row order. Replaces an earlier split at `out` atomically."""
+def shard_index(folder: str | Path, n: int) -> list[Path]:
+    """Split the index at `folder` into `n` shard folders under DIR/shards-N, where
+    `index serve DIR --ray --shards N` finds them; return their paths, in row order. Replaces
+    an earlier split atomically."""
 
     folder = Path(folder)
     manifest = Manifest.read(folder)
@@ -54,7 +56,7 @@ def shard_index(folder: str | Path, n: int, out: str | Path | None = None) -> li
         )
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= manifest.count:
         raise ShardError(f"--shards must be 1..{manifest.count} (passages), got {n!r}")
-    target = Path(out) if out is not None else shards_folder(folder, n)
+    target = shards_folder(folder, n)
     work = staging_dir(target)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

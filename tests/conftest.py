@@ -1,5 +1,6 @@
-"""Fixtures shared by every test folder: offline mode, the shared QA data, a HotpotQA index, and a
-small offline world (fictional KB -> MiniLM index -> untrained tiny Qwen2 model + tokenizer)."""
+"""Fixtures shared by every test folder: offline mode, the shared QA data, a HotpotQA index, a
+small offline world (fictional KB -> MiniLM index -> untrained tiny Qwen2 model + tokenizer), and a
+backend with known model output."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from agentic_rag.backends.base import Generation, SamplingParams
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -120,8 +123,9 @@ class TinyWorld:
 
 @pytest.fixture(scope="session")
 def tiny_world(tmp_path_factory) -> TinyWorld:
-    from agentic_rag.offline.kb import SyntheticKBConfig, generate_kb, iter_texts, write_kb
-    from agentic_rag.offline.tiny_model import TinyModelConfig, save_tiny
+    from agentic_rag.offline.kb import generate_kb, iter_texts, write_kb
+    from agentic_rag.offline.tiny_model import save_tiny
+    from agentic_rag.recipe.sections import SyntheticKBConfig, TinyModelConfig
     from retriever_index.build import BuildConfig, build_index
 
     root = tmp_path_factory.mktemp("tiny_world")
@@ -179,3 +183,37 @@ def smollm2_dir(tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AGENTIC_RAG_CACHE", str(cache))
         yield Path(resolve_model("smollm2-135m-instruct"))
+
+
+# ---------------------------------------------------------------- known model output
+
+
+class ScriptedBackend:
+    """Stands in for the policy with fixed turn texts per prompt, so the engine, protocols and
+    retriever run for real on known model output. Honours stop strings and token caps and
+    reports how each turn ended like a real backend (a turn that is neither stopped nor ended
+    by EOS was cut at the cap); counts calls."""
+
+    def __init__(self, tokenizer, scripts: dict[tuple[int, ...], list[str]]):
+        self.tokenizer = tokenizer
+        self.eos = tokenizer.eos_token_id
+        self.scripts = {k: list(v) for k, v in scripts.items()}
+        self.calls = 0
+        self.batch_sizes: list[int] = []
+
+    def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]:
+        self.calls += 1
+        self.batch_sizes.append(len(prompts))
+        out = []
+        for ids in prompts:
+            key = next(k for k in self.scripts if tuple(ids[: len(k)]) == k)
+            text = self.scripts[key].pop(0)
+            stopped = [text.index(s) + len(s) for s in params.stop if s in text]
+            if stopped:
+                text = text[: min(stopped)]
+            new = self.tokenizer.encode(text, add_special_tokens=False)
+            finish = "stop" if stopped else "eos" if new[-1:] == [self.eos] else "length"
+            if len(new) > params.max_new_tokens:
+                new, finish = new[: params.max_new_tokens], "length"
+            out.append(Generation(new, [-1.0] * len(new), finish))
+        return out

@@ -1,10 +1,14 @@
-"""The package layout rules, checked on the source: which part of agentic_rag may import which
-(retriever_index's own rules: tests/retriever_index/test_imports.py), and how long a module may
-grow. Function-level (lazy) imports count too."""
+"""The package layout rules: which part of agentic_rag may import which, checked on the source
+(function-level imports count too) and on what importing each package really loads, in a fresh
+interpreter (so an import through a third module counts too); and how long a module may grow.
+retriever_index's own rules: tests/retriever_index/test_imports.py."""
 
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,6 +53,58 @@ def _offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
 )
 def test_import_direction(package, forbidden):
     assert _offenders(package, forbidden) == []
+
+
+def _loaded_by(package: str, then: str = "") -> set[str]:
+    """Every module in sys.modules after a fresh interpreter imports each module of `package`
+    (and runs `then`)."""
+    names = [
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for path in modules(package)
+    ]
+    code = "\n".join(
+        ["import importlib, json, sys", *(f"importlib.import_module({n!r})" for n in names)]
+        + [then, "print(json.dumps(sorted(sys.modules)))"]
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+RECIPES = "from agentic_rag.recipe import load_recipe\n" + "\n".join(
+    f"load_recipe({str(p)!r})" for p in sorted((ROOT / "recipes").glob("*.yaml"))
+)
+
+
+TRANSITIVE = [
+    # parsing a recipe (eval, ask, `agentic-rag recipe`) loads no ML library and no stage
+    ("agentic_rag.recipe", RECIPES, ("torch", "transformers", "trl", "agentic_rag.offline",
+                                     "agentic_rag.training", "agentic_rag.evaluation")),
+    ("agentic_rag.rewards", "", ("torch", "transformers", "agentic_rag.training",
+                                 "agentic_rag.evaluation")),
+    ("agentic_rag.training", "", ("agentic_rag.offline", "agentic_rag.evaluation",
+                                  "agentic_rag.pipeline")),
+    ("agentic_rag.evaluation", "", ("agentic_rag.offline", "agentic_rag.training",
+                                    "agentic_rag.pipeline")),
+    ("agentic_rag.backends", "", ("agentic_rag.training", "agentic_rag.evaluation",
+                                  "agentic_rag.offline")),
+    ("agentic_rag.protocols", "", ("agentic_rag.rollout", "agentic_rag.training",
+                                   "agentic_rag.offline")),
+    # `agentic-rag --help` builds every command's parser
+    ("agentic_rag.commands", "from agentic_rag.cli import build_parser\nbuild_parser()",
+     ("torch", "transformers", "trl")),
+]  # fmt: skip
+"""(package, code run after importing all its modules, what must not be loaded then)."""
+
+
+@pytest.mark.parametrize(
+    ("package", "then", "forbidden"), TRANSITIVE, ids=[case[0] for case in TRANSITIVE]
+)
+def test_what_importing_a_package_loads(package, then, forbidden):
+    loaded = _loaded_by(package, then)
+    offenders = sorted(m for m in loaded if any(m == f or m.startswith(f + ".") for f in forbidden))
+    assert offenders == [], f"importing {package} loads {offenders}"
 
 
 def test_the_detector_sees_lazy_imports(tmp_path):

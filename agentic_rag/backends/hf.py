@@ -23,8 +23,13 @@ import torch
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList, StoppingCriteria
 from transformers.cache_utils import DynamicCache, DynamicLayer
 from transformers.generation.stopping_criteria import StopStringCriteria
+from transformers.generation.utils import GenerateDecoderOnlyOutput
 
 from agentic_rag.backends.base import Generation, SamplingParams
+
+CACHE = "cache" if "cache" in GenerateDecoderOnlyOutput.__dataclass_fields__ else "past_key_values"
+"""transformers' name for the KV cache, as a model argument and an output field (older releases
+call it `past_key_values`, newer ones deprecate that name)."""
 
 
 class _SampledLogprobs(LogitsProcessor):
@@ -198,11 +203,11 @@ class HFBackend:
         out = self.model.generate(
             input_ids=input_ids,
             attention_mask=attention,
-            past_key_values=cache,
             generation_config=config,
             logits_processor=LogitsProcessorList([logprobs]),
             stopping_criteria=[tracker],
             synced_gpus=self.synced_gpus,
+            **{CACHE: cache},
         )
         new = out.sequences[:, width:]
         logprobs.collect(new[:, -1].to(logprobs.previous.device))
@@ -251,9 +256,9 @@ class HFBackend:
             input_ids=ids,
             attention_mask=mask,
             position_ids=_positions(mask),
-            past_key_values=cache,
             use_cache=True,
             logits_to_keep=1,  # only the cache is wanted; full logits are rows x width x vocab
+            **{CACHE: cache},
         )
         cache.batch_select_indices(torch.tensor(owner, device=input_ids.device))
         return cache
@@ -283,7 +288,7 @@ class HFBackend:
         return ids, mask, last.cache
 
     def _remember(self, out, attention, prompts, results, weights) -> None:
-        if not self._reusable(out.past_key_values):
+        if not self._reusable(getattr(out, CACHE)):
             return
         width = attention.shape[1]
         steps = out.sequences.shape[1] - width
@@ -291,7 +296,7 @@ class HFBackend:
         for row, g in enumerate(results):
             generated[row, : len(g.token_ids)] = 1
         self._last = _Turn(
-            cache=out.past_key_values,
+            cache=getattr(out, CACHE),
             ids=out.sequences,
             mask=torch.cat([attention, generated.to(attention.device)], dim=1),
             rows=[p + g.token_ids for p, g in zip(prompts, results, strict=True)],

@@ -12,8 +12,14 @@ engine before each rollout (on CPU through `training/vllm_sync.py`).
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from agentic_rag.backends.base import FinishReason, Generation, SamplingParams
+
+PROMPT_ROOM = 512
+"""Prompt tokens allowed per sequence when vLLM's KV cache on CPU is sized for a job."""
+GIB = 1 << 30
+_ITEMSIZE = {"float32": 4, "float": 4, "bfloat16": 2, "float16": 2, "half": 2}
 
 
 def _sampling_kwargs(params: SamplingParams) -> dict:
@@ -47,6 +53,43 @@ def checkpoint_dtype(model: str) -> str:
 
     dtype = getattr(AutoConfig.from_pretrained(model), "dtype", None)
     return str(dtype).removeprefix("torch.") if dtype is not None else "auto"
+
+
+def cpu_kv_cache_bytes(
+    model: str,
+    dtype: str,
+    sequences: int,
+    completion_tokens: int,
+    max_model_len: int | None = None,
+) -> int | None:
+    """The KV cache to give vLLM on CPU (`kv_cache_memory_bytes`), sized from the job: room for
+    `sequences` at once, each a prompt and `completion_tokens`; at least one sequence of the
+    whole context vLLM admits (it will not start with less), at most half the memory free now.
+    None when `VLLM_CPU_KVCACHE_SPACE` is set, which vLLM reads itself. (vLLM's own default
+    reserves 92% of the machine's memory, and stops when that much is not free.)"""
+    if os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
+        return None
+    import psutil
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model)
+    text = config.get_text_config()
+    kv_heads = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+    if dtype == "auto":
+        dtype = str(getattr(text, "dtype", None) or "float32").removeprefix("torch.")
+    per_token = 2 * text.num_hidden_layers * kv_heads * head_dim * _ITEMSIZE.get(dtype, 4)
+    context = max_model_len or text.max_position_embeddings
+    floor = context * per_token
+    wanted = sequences * min(context, PROMPT_ROOM + completion_tokens) * per_token
+    free = psutil.virtual_memory().available
+    if floor > free // 2:
+        raise ValueError(
+            f"vLLM on CPU needs {floor / GIB:.2f} GiB of KV cache for one {context}-token "
+            f"sequence of {model} and {free / GIB:.2f} GiB of memory is free: free some, or set "
+            "VLLM_CPU_KVCACHE_SPACE=<GiB> (docs/vllm_cpu.md)"
+        )
+    return max(floor, min(wanted, free // 2))
 
 
 class VLLMBackend:

@@ -18,8 +18,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agentic_rag.recipe import SECTIONS, RewardSpec
-    from agentic_rag.recipe_docs import render_markdown, section_rows
+    from agentic_rag.recipe.docs import render_markdown, section_rows
+    from agentic_rag.recipe.sections import SECTIONS, RewardSpec
 
     if args.markdown:
         print(render_markdown(), end="")

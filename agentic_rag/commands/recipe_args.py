@@ -10,26 +10,11 @@ OVERRIDES_HELP = (
     "recipe overrides, after the options: key=value or section.key=value (agentic-rag recipe)"
 )
 
-MOVED_FLAGS = {
-    "--protocol": "protocol.name=tags|tools",
-    "--topk": "rollout.topk=N",
-    "--max-turns": "rollout.max_turns=N",
-    "--max-turn-tokens": "rollout.max_turn_tokens=N",
-}
-"""Flags that became recipe overrides, with their new spelling."""
-
-
-class _Moved(argparse.Action):
-    def __call__(self, parser, namespace, values, option_string=None):
-        parser.error(f"{option_string} is now a recipe override: {MOVED_FLAGS[option_string]}")
-
 
 def add_recipe_arguments(p: argparse.ArgumentParser, config_help: str) -> None:
     p.add_argument("--config", help=config_help)
     p.add_argument("--index", help="retriever_index folder (sets retriever.index)")
     p.add_argument("--retriever-url", help="retrieval server URL (sets retriever.url)")
-    for flag in MOVED_FLAGS:
-        p.add_argument(flag, action=_Moved, help=argparse.SUPPRESS)
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=OVERRIDES_HELP)
 
 
@@ -44,4 +29,4 @@ def recipe_from_args(args: argparse.Namespace, model: str | None = None):
     values = {}
     if args.index or args.retriever_url:
         values = {"retriever.index": args.index, "retriever.url": args.retriever_url}
-    return load_recipe(path, list(args.overrides), values, training=False)
+    return load_recipe(path, list(args.overrides), values)

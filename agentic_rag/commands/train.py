@@ -11,8 +11,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train",
         help="train a search agent with GRPO from a recipe",
-        description="Train with GRPO (TRL). Recipes with an `offline:` section run the built-in "
-        "offline pipeline (KB -> index -> tiny model -> SFT -> GRPO -> eval). Also: "
+        description="Train with GRPO (TRL): an optional SFT warm start, GRPO, and the held-out "
+        "questions scored before and after. A recipe with an `offline:` section first builds "
+        "its own world (fictional KB -> index -> tiny model) and warm-starts on it. Also: "
         "`agentic-rag train view OUTPUT_DIR [-o FILE]`, an HTML browser of the trajectory "
         "groups sampled during training beside the curves.",
     )
@@ -40,21 +41,9 @@ def run(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.config, list(args.overrides), values)
     _set_threads(recipe)
     _warn_cpu_bf16(recipe)
-    if recipe.offline is not None:
-        from agentic_rag.offline.pipeline import run_offline
+    from agentic_rag.pipeline import train_recipe
 
-        run_offline(recipe, resume=args.resume)
-        _leave_process_group()
-        return 0
-    from pathlib import Path
-
-    from agentic_rag.pipeline import train_and_evaluate, write_summary
-    from agentic_rag.search import load_search_tool
-
-    summary, log_history = train_and_evaluate(
-        recipe, load_search_tool(recipe.retriever), resume=args.resume
-    )
-    write_summary(summary, log_history, Path(recipe.grpo.output_dir))
+    train_recipe(recipe, resume=args.resume)
     _leave_process_group()
     return 0
 

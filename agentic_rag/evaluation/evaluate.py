@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentic_rag.backends.factory import load_backend
-from agentic_rag.data.qa import load_qa
+from agentic_rag.data.qa import QAExample, load_qa
 from agentic_rag.evaluation.metrics import METRICS_FILE, Results, aggregate, write_metrics
 from agentic_rag.evaluation.modes import MODES, ModeRunner
 from agentic_rag.evaluation.predictions import (
@@ -20,9 +20,8 @@ from agentic_rag.evaluation.predictions import (
 )
 from agentic_rag.evaluation.report import write_report
 from agentic_rag.models import resolve_model
-from agentic_rag.protocols import ProtocolConfig
-from agentic_rag.rollout import RolloutConfig
-from agentic_rag.search import RetrieverConfig, SearchTool, load_search_tool
+from agentic_rag.recipe.sections import ProtocolConfig, RetrieverConfig, RolloutConfig
+from agentic_rag.search import SearchTool, load_search_tool
 
 
 @dataclass(frozen=True)
@@ -67,58 +66,13 @@ def evaluate(s: EvalSettings, search: SearchTool | None = None) -> Results:
     """Runs every (dataset, mode) not yet finished in `s.out`, then rewrites metrics.json and
     report.md from predictions.jsonl. `search`: a loaded search tool to reuse (else the
     settings' retriever is loaded)."""
-    from transformers import AutoTokenizer
-
-    unknown = [m for m in s.modes if m not in MODES]
-    if unknown or not s.modes:
-        raise ValueError(f"--mode {','.join(s.modes)}: choose from {', '.join(MODES)}")
     out = Path(s.out)
     out.mkdir(parents=True, exist_ok=True)
-    protocol, rollout, retriever = s.protocol, s.rollout, s.retriever
-    needs_search = any(m != "direct" for m in s.modes)
-    # fail fast on bad data
-    datasets = [load_qa(spec, limit=s.limit, sample=s.sample, seed=s.seed) for spec in s.data]
-    names = [examples[0].dataset for examples in datasets]
-    stray = sorted(set(s.dataset_indexes) - set(names))
-    if stray:
-        raise ValueError(
-            f"an index is given for {', '.join(stray)}, which is not among the datasets "
-            f"({', '.join(names)}): use the dataset names exactly"
-        )
-    unsearched = [name for name in names if name not in s.dataset_indexes]
-    if needs_search and unsearched and not (search or retriever.index or retriever.url):
-        raise ValueError(
-            f"modes naive/agentic need --index DIR or --retriever-url URL (for "
-            f"{', '.join(unsearched)}), or an index per dataset (--dataset-index NAME=DIR)"
-        )
-    # A served model is a name on the server; a local one may be a named offline model.
-    model = s.model if s.backend == "openai" else resolve_model(s.model)
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model(s.tokenizer) if s.tokenizer else model)
-    runner = ModeRunner(
-        backend=load_backend(s.backend, model, tokenizer, device=s.device, base_url=s.base_url),
-        tokenizer=tokenizer,
-        search=None,
-        protocol=protocol,
-        rollout=rollout,
-        batch_size=s.batch_size,
-    )
-    path = out / PREDICTIONS_FILE
+    datasets = load_datasets(s, search)  # fail fast on bad data or a missing retriever
+    runner = make_runner(s)
     started = time.time()
-    tools: dict[str | None, SearchTool] = {}  # each index loaded once, when first needed
-
-    def search_for(dataset: str) -> SearchTool | None:
-        if not needs_search:
-            return None
-        source = s.dataset_indexes.get(dataset)
-        if source not in tools:
-            if source is None:
-                tools[source] = search or load_search_tool(retriever)
-            else:  # the recipe's retriever settings (device, timeouts) with this index or URL
-                url = source.startswith(("http://", "https://"))
-                where = {"url": source} if url else {"index": source, "url": None}
-                tools[source] = load_search_tool(dataclasses.replace(retriever, **where))
-        return tools[source]
-
+    search_for = SearchTools(s, search)
+    path = out / PREDICTIONS_FILE
     with PredictionWriter(path) as writer:
         for examples in datasets:
             dataset = examples[0].dataset
@@ -133,16 +87,100 @@ def evaluate(s: EvalSettings, search: SearchTool | None = None) -> Results:
                 if todo:
                     runner.run(mode, todo, writer=writer, progress=s.progress)
     results = aggregate(read_predictions(path))
-    meta = {
+    meta = run_metadata(s, started)
+    write_metrics(out / METRICS_FILE, results, meta)
+    write_report(results, out, meta)
+    return results
+
+
+def load_datasets(s: EvalSettings, search: SearchTool | None) -> list[list[QAExample]]:
+    """Every dataset's questions, after checking the modes and that every dataset a mode
+    searches for has somewhere to search."""
+    unknown = [m for m in s.modes if m not in MODES]
+    if unknown or not s.modes:
+        raise ValueError(f"--mode {','.join(s.modes)}: choose from {', '.join(MODES)}")
+    datasets = [load_qa(spec, limit=s.limit, sample=s.sample, seed=s.seed) for spec in s.data]
+    names = [examples[0].dataset for examples in datasets]
+    stray = sorted(set(s.dataset_indexes) - set(names))
+    if stray:
+        raise ValueError(
+            f"an index is given for {', '.join(stray)}, which is not among the datasets "
+            f"({', '.join(names)}): use the dataset names exactly"
+        )
+    unsearched = [name for name in names if name not in s.dataset_indexes]
+    needs_search = any(m != "direct" for m in s.modes)
+    if needs_search and unsearched and not (search or s.retriever.index or s.retriever.url):
+        raise ValueError(
+            f"modes naive/agentic need --index DIR or --retriever-url URL (for "
+            f"{', '.join(unsearched)}), or an index per dataset (--dataset-index NAME=DIR)"
+        )
+    return datasets
+
+
+def make_runner(s: EvalSettings) -> ModeRunner:
+    """The policy's backend and tokenizer behind the mode runner (its search is set per
+    dataset)."""
+    from transformers import AutoTokenizer
+
+    # A served model is a name on the server; a local one may be a named offline model.
+    model = s.model if s.backend == "openai" else resolve_model(s.model)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(s.tokenizer) if s.tokenizer else model)
+    backend = load_backend(
+        s.backend,
+        model,
+        tokenizer,
+        device=s.device,
+        base_url=s.base_url,
+        batch_size=s.batch_size,
+        max_completion_tokens=s.rollout.max_completion_tokens,
+    )
+    return ModeRunner(
+        backend=backend,
+        tokenizer=tokenizer,
+        search=None,
+        protocol=s.protocol,
+        rollout=s.rollout,
+        batch_size=s.batch_size,
+    )
+
+
+class SearchTools:
+    """The search tool for each dataset's questions (its own index, else the recipe's), each
+    loaded once, when first needed; None when no mode searches."""
+
+    def __init__(self, s: EvalSettings, search: SearchTool | None):
+        self.settings = s
+        self.search = search
+        self.needed = any(m != "direct" for m in s.modes)
+        self.tools: dict[str | None, SearchTool] = {}
+
+    def __call__(self, dataset: str) -> SearchTool | None:
+        if not self.needed:
+            return None
+        retriever = self.settings.retriever
+        source = self.settings.dataset_indexes.get(dataset)
+        if source not in self.tools:
+            if source is None:
+                self.tools[source] = self.search or load_search_tool(retriever)
+            else:  # the recipe's retriever settings (device, timeouts) with this index or URL
+                url = source.startswith(("http://", "https://"))
+                where = {"url": source} if url else {"index": source, "url": None}
+                self.tools[source] = load_search_tool(dataclasses.replace(retriever, **where))
+        return self.tools[source]
+
+
+def run_metadata(s: EvalSettings, started: float) -> dict:
+    """What metrics.json and report.md say about the run."""
+    return {
         "model": s.model,
         "data": s.data,
         "modes": s.modes,
         "backend": s.backend,
-        "protocol": dataclasses.asdict(protocol),
-        "rollout": dataclasses.asdict(rollout),
-        "retriever": retriever.url or retriever.index,
+        "protocol": dataclasses.asdict(s.protocol),
+        "rollout": dataclasses.asdict(s.rollout),
+        "retriever": s.retriever.url or s.retriever.index,
         "dataset_indexes": s.dataset_indexes,
-        "k": rollout.topk,
+        "k": s.rollout.topk,
         "sample": s.sample,
         "seed": s.seed if s.sample else None,
         "limit": s.limit,
@@ -150,6 +188,3 @@ def evaluate(s: EvalSettings, search: SearchTool | None = None) -> Results:
         "this_invocation_s": round(time.time() - started, 1),
         **s.extra_meta,
     }
-    write_metrics(out / METRICS_FILE, results, meta)
-    write_report(results, out, meta)
-    return results

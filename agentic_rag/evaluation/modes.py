@@ -21,10 +21,11 @@ from agentic_rag.backends.base import GREEDY, GenerationBackend, Sampling
 from agentic_rag.data.qa import QAExample
 from agentic_rag.evaluation.metrics import score_answer
 from agentic_rag.evaluation.predictions import Prediction, PredictionWriter
-from agentic_rag.protocols import ProtocolConfig, make_protocol
+from agentic_rag.protocols import make_protocol
 from agentic_rag.protocols.base import format_passages
+from agentic_rag.recipe.sections import ProtocolConfig, RolloutConfig
 from agentic_rag.rewards.extraction import baseline_answer
-from agentic_rag.rollout import RolloutConfig, RolloutEngine, Trajectory
+from agentic_rag.rollout import RolloutEngine, Trajectory
 from agentic_rag.search import SearchTool
 
 MODES = ("direct", "naive", "agentic")

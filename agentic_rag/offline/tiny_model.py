@@ -9,8 +9,9 @@ special so decoding keeps it) and carries TRL's `qwen2_5.jinja` byte for byte.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+
+from agentic_rag.recipe.sections import TinyModelConfig
 
 # Qwen2's pre-tokenizer split pattern (contractions, letters, single digits, punctuation runs).
 QWEN_SPLIT_REGEX = (
@@ -34,27 +35,6 @@ PROTOCOL_TOKENS = (
     "<answer>",
     "</answer>",
 )
-
-
-@dataclass(frozen=True)
-class TinyModelConfig:
-    """Shape of the offline policy: small enough to train on 2 CPU cores in minutes."""
-
-    vocab_size: int = 2048
-    """Target BPE vocabulary size (special and protocol tokens included): every KB word becomes
-    one token, so copying a name is copying two tokens."""
-    hidden_size: int = 128
-    """Width of the residual stream."""
-    num_layers: int = 2
-    """Transformer blocks (a third gave no gain here: docs/training.md)."""
-    num_heads: int = 4
-    """Attention heads."""
-    num_kv_heads: int = 4
-    """Full multi-head attention: grouped KV heads save memory this model does not need."""
-    intermediate_size: int = 384
-    """Width of the MLP."""
-    max_position_embeddings: int = 2048
-    """Longest sequence (prompt and completion) the model accepts."""
 
 
 def qwen2_5_chat_template() -> str:
@@ -96,11 +76,12 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int = 2048):
     return fast
 
 
-def build_model(tokenizer, config: TinyModelConfig = TinyModelConfig(), seed: int = 0):
+def build_model(tokenizer, config: TinyModelConfig | None = None, seed: int = 0):
     """A randomly initialised Qwen2ForCausalLM sized for `tokenizer`."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
+    config = config or TinyModelConfig()
     torch.manual_seed(seed)
     model_config = Qwen2Config(
         vocab_size=len(tokenizer),
@@ -124,10 +105,11 @@ def build_model(tokenizer, config: TinyModelConfig = TinyModelConfig(), seed: in
 def save_tiny(
     texts: Iterable[str],
     out_dir: str | Path,
-    config: TinyModelConfig = TinyModelConfig(),
+    config: TinyModelConfig | None = None,
     seed: int = 0,
 ):
     """Builds tokenizer + model and saves both to `out_dir` (a normal `from_pretrained` folder)."""
+    config = config or TinyModelConfig()
     tokenizer = build_tokenizer(texts, config.vocab_size)
     model = build_model(tokenizer, config, seed)
     out = Path(out_dir)

@@ -1,13 +1,17 @@
-"""The offline default's world: a seeded fictional KB, its MiniLM index and an untrained tiny
-policy, built under OUTPUT_DIR and reused on a re-run."""
+"""The offline default's world, the first stage of `train` for a recipe with an `offline:`
+section: a seeded fictional KB, its MiniLM index and an untrained tiny policy, built under
+OUTPUT_DIR and reused on a re-run. The recipe it returns points at them, and the pipeline goes
+on as for any recipe."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
-from agentic_rag.offline.config import OfflineConfig
-from agentic_rag.protocols.base import ProtocolConfig
 from agentic_rag.protocols.tags import INVALID_ACTION_MESSAGE, SEARCH_R1_TEMPLATE
+from agentic_rag.recipe import Recipe, derive
+from agentic_rag.recipe.sections import OfflineConfig, ProtocolConfig
 
 # Fixed text every trajectory contains; in the tokenizer's training data so it gets short tokens.
 PROTOCOL_TEXTS = (
@@ -19,10 +23,56 @@ PROTOCOL_TEXTS = (
     "I need to search again.",
     "I know the answer.",
 )
+SETTINGS_FILE = "offline_settings.json"
 
 
-def say(message: str) -> None:
-    print(f"[agentic-rag] {message}", flush=True)
+class StaleOutputError(ValueError):
+    """The output directory holds stages built with other settings."""
+
+
+def prepare_world(recipe: Recipe) -> Recipe:
+    """Builds (or reuses) the world under `output_dir` and returns the recipe pointed at it:
+    the untrained tiny policy as the model, its index as the retriever, its training and
+    held-out questions as `data.train` and `data.eval`."""
+    out = Path(recipe.grpo.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    check_reusable(
+        out,
+        {
+            "seed": recipe.grpo.seed,
+            "offline": asdict(recipe.offline),
+            "warm_start": asdict(recipe.warm_start),
+            "protocol": asdict(recipe.protocol),
+            "topk": recipe.rollout.topk,
+            "bf16": recipe.grpo.bf16,
+        },
+    )
+    world = build_world(recipe.offline, recipe.protocol, out, recipe.grpo.seed)
+    return derive(
+        recipe,
+        {
+            "model_name_or_path": str(world["base_model"]),
+            "retriever.index": str(world["index"]),
+            "data.train": str(world["train"]),
+            "data.eval": str(world["test"]),
+        },
+    )
+
+
+def check_reusable(out: Path, settings: dict) -> None:
+    """Stages are reused on a re-run, so only when they were built with the same settings."""
+    stamp = out / SETTINGS_FILE
+    settings = json.loads(json.dumps(settings, default=str))
+    if not stamp.exists():
+        stamp.write_text(json.dumps(settings, indent=2))
+        return
+    built = json.loads(stamp.read_text())
+    changed = sorted(k for k in built.keys() | settings.keys() if built.get(k) != settings.get(k))
+    if changed:
+        raise StaleOutputError(
+            f"{out} holds stages built with other settings (changed: {', '.join(changed)});"
+            f" pass a new --output-dir, or delete {out} to rebuild from scratch"
+        )
 
 
 def build_world(
@@ -37,7 +87,6 @@ def build_world(
     paths = write_kb(kb, out / "kb")
     index_dir = out / "index"
     if not (index_dir / "manifest.json").exists():
-        say(f"building the retriever index over {len(kb.passages)} passages")
         build_index(BuildConfig(corpus=str(paths["corpus"]), out=str(index_dir)))
     model_dir = out / "base_model"
     if not (model_dir / "config.json").exists():

@@ -1,8 +1,9 @@
 """How a trajectory looks as text and tokens: Search-R1 tags or chat-template tool calls."""
 
-from agentic_rag.protocols.base import Action, Protocol, ProtocolConfig
+from agentic_rag.protocols.base import Action, Protocol
 from agentic_rag.protocols.tags import TagsProtocol
 from agentic_rag.protocols.tools import ToolsProtocol
+from agentic_rag.recipe.sections import ProtocolConfig
 
 PROTOCOLS: dict[str, type[Protocol]] = {"tags": TagsProtocol, "tools": ToolsProtocol}
 
@@ -13,4 +14,4 @@ def make_protocol(tokenizer, config: ProtocolConfig) -> Protocol:
     return PROTOCOLS[config.name](tokenizer, config)
 
 
-__all__ = ["Action", "Protocol", "ProtocolConfig", "TagsProtocol", "ToolsProtocol", "make_protocol"]
+__all__ = ["Action", "Protocol", "TagsProtocol", "ToolsProtocol", "make_protocol"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from agentic_rag.backends.base import FinishReason
+from agentic_rag.recipe.sections import ProtocolConfig
 from retriever_index.base import check_query as retriever_check_query
 from retriever_index.retriever import Hit
 
@@ -38,25 +39,6 @@ class Action:
     """Why the action is invalid; shown to the model as the observation."""
     finish: FinishReason = "stop"
     """How the turn ended; a turn the model did not end itself is closed by the observation."""
-
-
-@dataclass(frozen=True)
-class ProtocolConfig:
-    """How trajectories look (a recipe's `protocol:` section); search budgets are `rollout:`."""
-
-    name: Literal["tags", "tools"] = "tags"
-    """`tags`: Search-R1's <search>/<information>/<answer> text protocol (base models).
-    `tools`: chat-template function calling (instruct models: Qwen2.5, Qwen3, Llama 3)."""
-    template: str | None = None
-    """Prompt template with a `{question}` field; None uses the protocol's default
-    (Search-R1's wording for `tags`)."""
-    system_prompt: str | None = None
-    """Optional system message (tools protocol; tags when `use_chat_template`)."""
-    use_chat_template: bool = True
-    """tags: wrap the prompt as a user turn with the tokenizer's chat template (as Search-R1 does
-    for instruct models); off for base models without a template."""
-    max_obs_tokens: int = 500
-    """Observation text is truncated to this many tokens (Search-R1 uses 500)."""
 
 
 def format_passages(hits: list[Hit]) -> str:

@@ -4,43 +4,30 @@ Pure Python (no torch), so it imports fast and works in any TRL script. docs/rew
 table of rewards and an example.
 """
 
-from agentic_rag.rewards.compose import REWARDS, build_reward, compose_rewards
-from agentic_rag.rewards.evidence import answer_in_retrieval_reward, retrieval_recall_reward
-from agentic_rag.rewards.extraction import extract_answer
-from agentic_rag.rewards.functions import (
-    exact_match_reward,
-    f1_reward,
-    format_reward,
-    make_search_r1_format_reward,
-    search_budget_penalty,
-    search_r1_format_reward,
-    sub_exact_match_reward,
-)
-from agentic_rag.rewards.grammar import check_format
-from agentic_rag.rewards.scoring import (
-    exact_match_score,
-    f1_score,
-    normalize_answer,
-    sub_exact_match_score,
-)
+from retriever_index.lazy import lazy_exports
 
-__all__ = [
-    "REWARDS",
-    "answer_in_retrieval_reward",
-    "build_reward",
-    "check_format",
-    "compose_rewards",
-    "exact_match_reward",
-    "exact_match_score",
-    "extract_answer",
-    "f1_reward",
-    "f1_score",
-    "format_reward",
-    "make_search_r1_format_reward",
-    "normalize_answer",
-    "retrieval_recall_reward",
-    "search_budget_penalty",
-    "search_r1_format_reward",
-    "sub_exact_match_reward",
-    "sub_exact_match_score",
-]
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    {
+        "agentic_rag.rewards.compose": ("REWARDS", "build_reward", "compose_rewards"),
+        "agentic_rag.rewards.evidence": ("answer_in_retrieval_reward", "retrieval_recall_reward"),
+        "agentic_rag.rewards.extraction": ("extract_answer",),
+        "agentic_rag.rewards.functions": (
+            "exact_match_reward",
+            "f1_reward",
+            "format_reward",
+            "make_format_reward",
+            "make_search_r1_format_reward",
+            "make_search_budget_reward",
+            "search_r1_format_reward",
+            "sub_exact_match_reward",
+        ),
+        "agentic_rag.rewards.grammar": ("check_format",),
+        "agentic_rag.rewards.scoring": (
+            "exact_match_score",
+            "f1_score",
+            "normalize_answer",
+            "sub_exact_match_score",
+        ),
+    },
+)

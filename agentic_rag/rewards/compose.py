@@ -16,9 +16,9 @@ from agentic_rag.rewards.functions import (
     RewardFn,
     exact_match_reward,
     f1_reward,
-    format_reward,
+    make_format_reward,
+    make_search_budget_reward,
     make_search_r1_format_reward,
-    search_budget_penalty,
     sub_exact_match_reward,
 )
 
@@ -68,9 +68,9 @@ REWARDS: dict[str, Callable[..., RewardFn]] = {
     "exact_match": lambda: exact_match_reward,
     "sub_exact_match": lambda: sub_exact_match_reward,
     "f1": lambda: f1_reward,
-    "format": format_reward,
+    "format": make_format_reward,
     "search_r1_format": make_search_r1_format_reward,
-    "search_budget": search_budget_penalty,
+    "search_budget": make_search_budget_reward,
     "retrieval_recall": lambda: retrieval_recall_reward,
     "answer_in_retrieval": lambda: answer_in_retrieval_reward,
 }

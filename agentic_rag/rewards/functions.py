@@ -6,6 +6,10 @@ produced the completions, its fields (`protocol`, `num_searches`, ...). A missin
 raises a ValueError naming it and the fix; a sample whose gold answers are empty or None scores
 None ("not applicable": TRL leaves it out of the weighted sum). Empty and None completions score
 0 (or no penalty) and never raise.
+
+Names: a ready reward function is `<what>_reward`; a factory that builds one from arguments is
+`make_<what>_reward(...)`, and where its defaults make a useful reward, that instance is exported
+as `<what>_reward` too (`format_reward`, `search_r1_format_reward`).
 """
 
 from __future__ import annotations
@@ -168,10 +172,10 @@ def sub_exact_match_reward(completions: list, **kwargs: Any) -> list[float | Non
     return _answer_reward(completions, kwargs, guarded_sub_exact_match, "sub_exact_match_reward")
 
 
-def format_reward(protocol: str | None = None) -> RewardFn:
+def make_format_reward(protocol: str | None = None) -> RewardFn:
     """A reward of 1.0 for completions that follow their protocol's grammar (grammar.py), else
     0.0. The protocol is `protocol`, or per sample the `protocol` column our rollouts fill
-    (inferred from the completion when neither is there)."""
+    (inferred from the completion when neither is there): that is `format_reward`."""
     if protocol is not None:
         check_protocol(protocol)
 
@@ -188,6 +192,9 @@ def format_reward(protocol: str | None = None) -> RewardFn:
         f"format_reward_{protocol}" if protocol else "format_reward"
     )
     return reward
+
+
+format_reward = make_format_reward()
 
 
 def make_search_r1_format_reward(
@@ -254,7 +261,7 @@ def make_search_r1_format_reward(
 search_r1_format_reward = make_search_r1_format_reward()
 
 
-def search_budget_penalty(max_searches: int, cost: float = 0.1) -> RewardFn:
+def make_search_budget_reward(max_searches: int, cost: float = 0.1) -> RewardFn:
     """A reward of -cost per search beyond `max_searches` (0 within budget): searching is not
     free. Counts the rollout's `num_searches` column, else the search calls in the completion."""
     if not isinstance(max_searches, int) or max_searches < 0:
@@ -275,5 +282,5 @@ def search_budget_penalty(max_searches: int, cost: float = 0.1) -> RewardFn:
             penalties.append(-cost * excess if excess > 0 else 0.0)
         return penalties
 
-    reward.__name__ = reward.__qualname__ = "search_budget_penalty"
+    reward.__name__ = reward.__qualname__ = "search_budget_reward"
     return reward

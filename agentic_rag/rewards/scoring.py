@@ -2,7 +2,7 @@
 
 These are the official definitions (SQuAD v1.1 `evaluate-v1.1.py`, HotpotQA `hotpot_evaluate_v1.py`),
 re-implemented for speed: punctuation goes in one C-level pass (`str.translate` on ASCII text, a
-character-class regex otherwise, where translate is slower: docs/performance.md), one compiled regex for articles. Results are identical to the official scripts (tests/rewards/test_conformance.py
+character-class regex otherwise, where translate is slower: docs/performance.md), one compiled regex for articles. Results are identical to the official scripts (tests/rewards/test_scoring_conformance.py
 checks that on a table of tricky cases). Evaluation and training both score with these functions,
 so "correct" means the same thing in both.
 """

@@ -1,1 +1,2 @@
-"""GRPO training on TRL: recipes, the rollout_func adapter, and the offline tiny pipeline."""
+"""GRPO training on TRL: the dataset, reward functions, `rollout_func` and trainer (`grpo.py`),
+the one adapter over TRL's private attributes, the SFT warm start, trajectory samples and curves."""

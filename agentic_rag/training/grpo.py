@@ -17,10 +17,11 @@ from pathlib import Path
 from agentic_rag.backends.base import Sampling
 from agentic_rag.data.qa import QAExample
 from agentic_rag.models import resolve_model
-from agentic_rag.protocols import Protocol, ProtocolConfig, make_protocol
-from agentic_rag.recipe import Recipe, RewardSpec, save_recipe
-from agentic_rag.rollout import RolloutConfig, RolloutEngine, Trajectory, summarize
-from agentic_rag.search import RetrieverConfig, SearchTool, load_search_tool
+from agentic_rag.protocols import Protocol, make_protocol
+from agentic_rag.recipe import Recipe, save_recipe
+from agentic_rag.recipe.sections import ProtocolConfig, RetrieverConfig, RewardSpec, RolloutConfig
+from agentic_rag.rollout import RolloutEngine, Trajectory, summarize
+from agentic_rag.search import SearchTool, load_search_tool
 from agentic_rag.training import trl_adapter
 from agentic_rag.training.samples import SampleWriter
 

@@ -7,27 +7,16 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 from transformers import TrainerCallback
 
+from agentic_rag.recipe.sections import SamplesConfig
 from agentic_rag.training import trl_adapter
 
 logger = logging.getLogger(__name__)
 
 SAMPLES_DIR = "trajectories"
-
-
-@dataclass(frozen=True)
-class SamplesConfig:
-    """Trajectory groups kept during training (a recipe's `samples:` section)."""
-
-    every_steps: int = 25
-    """Write groups every N optimizer steps (and at step 1); 0 writes none."""
-    groups: int = 2
-    """Groups written each time: the G trajectories of one prompt each, with their rewards and
-    advantages."""
 
 
 class SampleWriter(TrainerCallback):

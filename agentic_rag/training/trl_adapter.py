@@ -8,6 +8,8 @@ and tests/training/test_trl_adapter.py fails loudly when an upgrade moves any of
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,6 +26,14 @@ TRAINER_ATTRIBUTES = (
     "vllm_generation",
 )
 """GRPOTrainer attributes read here (`vllm_generation` only when `use_vllm`)."""
+TRL_DEPRECATED_CALLS = (
+    "`is_gradient_checkpointing` is deprecated",
+    "`gradient_checkpointing_enable` is deprecated",
+    "`gradient_checkpointing_disable` is deprecated",
+)
+"""FutureWarnings TRL raises through newer transformers at every step and rollout (its
+`unwrap_model_for_generation` and `disable_gradient_checkpointing` use the deprecated names):
+TRL's calls, which no recipe can change, silenced by `build_trainer` so a run reads clean."""
 
 
 def sampling(trainer) -> Sampling:
@@ -41,6 +51,8 @@ def build_trainer(**kwargs):
 
     from agentic_rag.training import vllm_sync
 
+    for message in TRL_DEPRECATED_CALLS:  # for the process: TRL reads it in every step
+        warnings.filterwarnings("ignore", message=re.escape(message), category=FutureWarning)
     with vllm_sync.construction(kwargs["model"], kwargs["args"]):
         trainer = GRPOTrainer(**kwargs)
     check_generation_setup(trainer)

@@ -40,22 +40,36 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 TRL_INTERNALS = (
-    "trl.generation.vllm_generation.VLLMGeneration._iter_named_params",
-    "trl.generation.vllm_generation.VLLMGeneration.sync_weights",
-    "trl.generation.vllm_generation.VLLMGeneration.llm",
-    "trl.generation.vllm_generation.LLM (the name TRL builds its colocate engine with)",
-    "trl.generation.vllm_client.VLLMClient.init_communicator / get_server_info",
-    "trl.generation.vllm_client.VLLMClient.session",
-    "trl.generation.vllm_client.VLLMClient.base_url",
-    "trl.generation.vllm_client.VLLMClient.reset_prefix_cache",
-    "trl.scripts.vllm_serve.build_command / make_parser",
+    "trl.generation.vllm_generation:VLLMGeneration._iter_named_params",
+    "trl.generation.vllm_generation:VLLMGeneration.sync_weights",
+    "trl.generation.vllm_generation:VLLMGeneration.llm",
+    "trl.generation.vllm_client:VLLMClient.init_communicator",
+    "trl.generation.vllm_client:VLLMClient.get_server_info",
+    "trl.generation.vllm_client:VLLMClient.session",
+    "trl.generation.vllm_client:VLLMClient.base_url",
+    "trl.generation.vllm_client:VLLMClient.reset_prefix_cache",
+    "trl.scripts.vllm_serve:build_command",
+    "trl.scripts.vllm_serve:make_parser",
 )
+"""What this module reaches into in TRL, as `module:qualified.name` or a bare module (an instance
+attribute counts when the class's source sets it on `self`)."""
 VLLM_INTERNALS = (
-    "LLM.collective_rpc(callable) in process; POST /collective_rpc (VLLM_SERVER_DEV_MODE=1)",
-    "Worker.reload_weights(weights_iterator=, weights_path=), Worker.model_runner.get_model()",
-    "VocabParallelEmbedding.cpu_linear / quant_method.process_weights_after_loading",
-    "--worker-extension-cls",
+    "trl.generation.vllm_generation:LLM",  # the name TRL builds its colocate engine with
+    "vllm:LLM.collective_rpc",  # with a function, in process
+    "vllm.entrypoints.serve.dev.rpc.api_router",  # POST /collective_rpc (VLLM_SERVER_DEV_MODE=1)
+    "vllm.v1.worker.gpu_worker:Worker.reload_weights",  # weights_iterator=, weights_path=
+    "vllm.v1.worker.gpu_worker:Worker.model_runner",
+    "vllm.v1.worker.gpu_model_runner:GPUModelRunner.get_model",
+    "vllm.v1.worker.cpu_worker:CPUWorker",  # a Worker
+    "vllm.model_executor.layers.vocab_parallel_embedding:VocabParallelEmbedding.quant_method",
+    "vllm.model_executor.layers.vocab_parallel_embedding:ParallelLMHead",
+    "vllm.model_executor.layers.vocab_parallel_embedding:UnquantizedEmbeddingMethod."
+    "process_weights_after_loading",  # packs `cpu_linear` on CPU
+    "vllm.config:ParallelConfig.worker_extension_cls",  # --worker-extension-cls
+    "vllm.entrypoints.openai.api_server",  # what serve_command runs
 )
+"""What it reaches into in vLLM (and TRL's vLLM-only names), in the same form; what each must
+still do is asserted by tests/vllm/test_vllm_internals.py beside these lists."""
 EXTENSION = "agentic_rag.training.vllm_sync.WorkerExtension"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 WEIGHTS_FILE = "model.safetensors"
@@ -82,8 +96,9 @@ def construction(model, args) -> Iterator[None]:
     only); here it checks that the server runs on this machine (where the weights folder is)
     and in dev mode instead. Colocate mode, vLLM on CPU: vLLM runs in the policy's dtype (TRL
     passes none, and vLLM's "auto" runs a float32 checkpoint in bfloat16), so its log-probs
-    differ from the trainer's by arithmetic only; and eagerly (torch.compile added ~110 s of
-    start-up here and no generation speed, docs/vllm_cpu.md)."""
+    differ from the trainer's by arithmetic only; eagerly (torch.compile only added start-up
+    time: docs/vllm_cpu.md); and with a KV cache sized for a generation batch of the job
+    (`backends.vllm.cpu_kv_cache_bytes`) instead of a share of the machine's memory."""
     patches: list[tuple[object, str, object]] = []
     if args.use_vllm and args.vllm_mode == "server" and trainer_on_cpu(args):
         from trl.generation.vllm_client import VLLMClient
@@ -92,8 +107,17 @@ def construction(model, args) -> Iterator[None]:
     if args.use_vllm and args.vllm_mode == "colocate" and vllm_on_cpu():
         from trl.generation import vllm_generation
 
+        from agentic_rag.backends.vllm import cpu_kv_cache_bytes
+
         dtype = policy_dtype(model, args)
-        engine = functools.partial(vllm_generation.LLM, dtype=dtype, enforce_eager=True)
+        name = model if isinstance(model, str) else model.name_or_path
+        sequences = getattr(args, "generation_batch_size", None) or args.per_device_train_batch_size
+        kv = cpu_kv_cache_bytes(
+            name, dtype, sequences, args.max_completion_length, args.vllm_max_model_length
+        )
+        engine = functools.partial(
+            vllm_generation.LLM, dtype=dtype, enforce_eager=True, kv_cache_memory_bytes=kv
+        )
         patches.append((vllm_generation, "LLM", engine))
     originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
     try:

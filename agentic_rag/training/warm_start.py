@@ -6,7 +6,7 @@ protocol's actions (SmolLM2 zero-shot never does) gives every sample 0 and nothi
 A short warm start teaches the protocol. For real questions the demonstrations come from the
 dataset's gold supporting passages: search each passage's title, then answer with the gold
 answer (kept only when the retrieved passages state it); the offline default builds its own
-(offline/warm_start.py) with the same functions.
+(offline/demonstrations.py) with the same functions.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from pathlib import Path
 
 from agentic_rag.data.qa import QAExample
 from agentic_rag.protocols import Action, Protocol
+from agentic_rag.recipe.sections import WarmStartConfig
+from agentic_rag.recipe.trl_keys import checkpointing
 from agentic_rag.rewards.functions import contains_answer
 from agentic_rag.search import SearchTool
 
@@ -24,24 +26,6 @@ logger = logging.getLogger(__name__)
 
 THOUGHTS = ("I need to search.", "I need to search again.", "I know the answer.")
 """The demonstrations' thoughts: before the first search, before later ones, before answering."""
-
-
-@dataclass(frozen=True)
-class WarmStartConfig:
-    """SFT on demonstrations before GRPO (a recipe's `warm_start:` section)."""
-
-    examples: int = 0
-    """Demonstrations built from `data.train` questions with gold supporting passages (0: no
-    warm start). The offline default always warm-starts on its own demonstrations."""
-    epochs: float = 3.0
-    """Passes over the demonstrations."""
-    learning_rate: float = 6e-3
-    """Peak learning rate (cosine schedule, 5% warmup)."""
-    batch_size: int = 16
-    """Demonstrations per optimizer step."""
-    trainable_layers: int | None = None
-    """Train only the top N transformer blocks (and the final norm); None trains every weight.
-    Backward through fewer layers makes a CPU warm start of a pretrained model affordable."""
 
 
 @dataclass(frozen=True)
@@ -148,7 +132,7 @@ def run_sft(
         seed=seed,
         use_cpu=use_cpu,
         bf16=bf16,  # the recipe's precision for both stages (tiny.yaml: float32)
-        gradient_checkpointing=gradient_checkpointing,
+        **checkpointing(gradient_checkpointing),
     )
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer

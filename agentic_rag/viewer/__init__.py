@@ -7,8 +7,13 @@ dataset can run as code; a Content-Security-Policy that admits only the page's o
 style, and images from data: URIs, backs that up and forbids every network request.
 """
 
-from agentic_rag.viewer.eval_data import eval_payload
-from agentic_rag.viewer.page import render_page, write_page
-from agentic_rag.viewer.train_data import train_payload
+from retriever_index.lazy import lazy_exports
 
-__all__ = ["eval_payload", "render_page", "train_payload", "write_page"]
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    {
+        "agentic_rag.viewer.eval_data": ("eval_payload",),
+        "agentic_rag.viewer.page": ("render_page", "write_page"),
+        "agentic_rag.viewer.train_data": ("train_payload",),
+    },
+)

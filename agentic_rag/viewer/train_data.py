@@ -4,9 +4,8 @@ Training writes whole groups of trajectories to OUTPUT_DIR/trajectories/step_{st
 one JSON object per trajectory: {"step", "group" (prompt index in the step), "sample" (index in
 the group), "question", "answers", "reward" (weighted total), "rewards" ({name: float|null}),
 "advantage", "final_answer", "finish_reason", "num_searches", "turns"} (turns: see `turns`).
-Beside them: curves.png, TRL's trainer_state.json in the newest checkpoint-*/ and the offline
-default's summary.json. The offline default trains in OUTPUT_DIR/grpo, so that folder is looked
-in too. A line that is not such a record is skipped and reported on the page, never fatal.
+Beside them: curves.png, TRL's trainer_state.json in the newest checkpoint-*/ and `train`'s
+summary.json. A line that is not such a record is skipped and reported on the page, never fatal.
 """
 
 from __future__ import annotations
@@ -17,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from agentic_rag.viewer.page import data_uri
+from agentic_rag.viewer.train_summary import summary_view
 from agentic_rag.viewer.turns import gold_test, number, text, view_turns
 
 TRAJECTORIES_DIR = "trajectories"
 CURVES_FILE = "curves.png"
 SUMMARY_FILE = "summary.json"
 TRAINER_STATE = "trainer_state.json"
-TRAINER_SUBDIR = "grpo"
-"""Where the offline default's GRPO stage writes (its checkpoints and samples)."""
 MAX_PROBLEMS = 50
 LOG_LEADING = ("reward", "reward_std")
 LOG_TRAILING = ("loss", "kl", "entropy", "completions/mean_length", "learning_rate", "grad_norm")
@@ -32,12 +30,9 @@ LOG_TRAILING = ("loss", "kl", "entropy", "completions/mean_length", "learning_ra
 rollout/* key, LOG_TRAILING."""
 
 
-def _folders(output_dir: Path) -> list[Path]:
-    return [output_dir, output_dir / TRAINER_SUBDIR]
-
-
-def _first(output_dir: Path, name: str) -> Path | None:
-    return next((p for d in _folders(output_dir) if (p := d / name).exists()), None)
+def _present(output_dir: Path, name: str) -> Path | None:
+    path = output_dir / name
+    return path if path.exists() else None
 
 
 def _checkpoint_step(path: Path) -> int:
@@ -48,8 +43,7 @@ def _checkpoint_step(path: Path) -> int:
 def latest_trainer_state(output_dir: Path) -> Path | None:
     states = [
         c / TRAINER_STATE
-        for d in _folders(output_dir)
-        for c in d.glob("checkpoint-*")
+        for c in output_dir.glob("checkpoint-*")
         if (c / TRAINER_STATE).is_file() and _checkpoint_step(c) >= 0
     ]
     return max(states, key=lambda p: _checkpoint_step(p.parent), default=None)
@@ -153,13 +147,13 @@ def train_payload(output_dir: str | Path) -> dict[str, Any]:
     out = Path(output_dir)
     if not out.is_dir():
         raise FileNotFoundError(f"{out} is not a folder; pass the training output_dir")
-    samples_dir = _first(out, TRAJECTORIES_DIR)
-    curves, state = _first(out, CURVES_FILE), latest_trainer_state(out)
-    summary = _summary(_first(out, SUMMARY_FILE))
+    samples_dir = _present(out, TRAJECTORIES_DIR)
+    curves, state = _present(out, CURVES_FILE), latest_trainer_state(out)
+    summary = _summary(_present(out, SUMMARY_FILE))
     if samples_dir is None and curves is None and state is None and summary is None:
         raise FileNotFoundError(
             f"{out} holds no training output: none of {TRAJECTORIES_DIR}/, {CURVES_FILE}, "
-            f"checkpoint-*/{TRAINER_STATE} or {SUMMARY_FILE} (also looked in {TRAINER_SUBDIR}/)"
+            f"checkpoint-*/{TRAINER_STATE} or {SUMMARY_FILE}"
         )
     records, problems = read_samples(samples_dir) if samples_dir else ([], [])
     return {
@@ -169,7 +163,7 @@ def train_payload(output_dir: str | Path) -> dict[str, Any]:
         "samples_dir": str(samples_dir) if samples_dir else None,
         "curves": data_uri(curves) if curves else None,
         "log": _log_table(state) if state else None,
-        "summary": summary,
+        "summary": summary_view(summary) if summary is not None else None,
         "groups": group_rows(records),
         "problems": problems[:MAX_PROBLEMS],
         "problems_total": len(problems),

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from retriever_index.base import IndexCorruptError, check_query
+from retriever_index.corpus import search_r1_contents
 from retriever_index.server.batcher import MicroBatcher
 from retriever_index.server.config import ServerConfig
 from retriever_index.server.guard import Guard
@@ -271,8 +272,8 @@ def create_app(
 
 
 def _document(hit: Any) -> dict[str, str]:
-    """Search-R1's corpus row: `contents` is `"Title"\\ntext`, which its agents split back."""
-    return {"id": hit.id, "contents": f'"{hit.title}"\n{hit.text}'}
+    """Search-R1's corpus row, which its agents split back into title and text."""
+    return {"id": hit.id, "contents": search_r1_contents(hit.title, hit.text)}
 
 
 def _describe(searcher: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from retriever_index.client import API_KEY_ENV
+from retriever_index.base import API_KEY_ENV
 
 
 @dataclass

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from retriever_index.client import API_KEY_ENV
+from retriever_index.base import API_KEY_ENV
 from retriever_index.server.app import create_app
 from retriever_index.server.config import ServerConfig
 

@@ -47,7 +47,8 @@ def make_prediction() -> Callable[..., Prediction]:
 def tiny_policy(hotpot_subset, tmp_path_factory):
     """An untrained tiny Qwen2 policy whose tokenizer was trained on the HotpotQA subset: the
     harness's invariants (files, metrics, recall, resume) do not depend on answer quality."""
-    from agentic_rag.offline.tiny_model import TinyModelConfig, save_tiny
+    from agentic_rag.offline.tiny_model import save_tiny
+    from agentic_rag.recipe.sections import TinyModelConfig
 
     texts = [q["question"] for q in hotpot_subset.questions]
     out = tmp_path_factory.mktemp("tiny_policy")

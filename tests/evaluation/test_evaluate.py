@@ -11,9 +11,8 @@ from agentic_rag.cli import main
 from agentic_rag.evaluation.evaluate import EvalSettings, evaluate
 from agentic_rag.evaluation.metrics import read_metrics
 from agentic_rag.evaluation.predictions import PredictionWriter, read_predictions
+from agentic_rag.recipe.sections import RetrieverConfig, RolloutConfig
 from agentic_rag.rewards import exact_match_score, f1_score
-from agentic_rag.rollout import RolloutConfig
-from agentic_rag.search import RetrieverConfig
 from retriever_index import Retriever
 from retriever_index.metrics import recall_at_k
 
@@ -123,12 +122,6 @@ def test_resume_after_interruption_gives_identical_metrics(
         assert getattr(a, field) == getattr(b, field), field
     ids = [p.id for p in read_predictions(tmp_path / "resumed" / "predictions.jsonl")]
     assert len(ids) == len(set(ids)) == N
-
-
-def test_old_recipe_flags_name_their_new_spelling(capsys):
-    with pytest.raises(SystemExit):
-        main(["eval", "--model", "m", "--data", "d", "--out", "o", "--topk", "3"])
-    assert "--topk is now a recipe override: rollout.topk=N" in capsys.readouterr().err
 
 
 def test_a_trained_checkpoint_evaluates_with_its_own_recipe(

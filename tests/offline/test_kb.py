@@ -12,14 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from agentic_rag.offline.kb import (
-    SyntheticKB,
-    SyntheticKBConfig,
-    _known_words,
-    generate_kb,
-    iter_texts,
-    write_kb,
-)
+from agentic_rag.offline.kb import SyntheticKB, _known_words, generate_kb, iter_texts, write_kb
+from agentic_rag.recipe.sections import SyntheticKBConfig
 
 REPO = Path(__file__).resolve().parents[2]
 QA_KEYS = [

@@ -1,8 +1,11 @@
-"""A tiny handmade corpus (one clear topic per passage) for tests that need no shared data."""
+"""A tiny handmade corpus (one clear topic per passage) for tests that need no shared data, and a
+few-hundred-passage synthetic corpus with its dense/BM25/hybrid indexes (built once per session)
+for the index kinds and the retrieval service."""
 
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -121,3 +124,96 @@ def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     corpus = write_jsonl(root / "tiny.jsonl", _tiny_records())
     build_index(BuildConfig(corpus=str(corpus), out=str(root / "index"), shard_size=10))
     return root / "index"
+
+
+# ---------------------------------------------------------------- a synthetic corpus and its indexes
+
+KINDS = ["river", "castle", "lake", "festival", "bridge", "library", "orchestra", "observatory"]
+REGIONS = ["Norland", "Vesper Coast", "the Ashen Hills", "Lower Marrow", "Quillfield", "Tarn Vale"]
+FEATURES = [
+    "copper roof",
+    "winter market",
+    "glass archive",
+    "salt springs",
+    "clock tower",
+    "rare orchids",
+    "stone lions",
+    "night concerts",
+    "red ferries",
+    "whale bones",
+]
+SYLLABLES = ["ka", "lo", "mir", "ten", "vos", "ra", "quel", "dun", "bri", "sa", "tor", "ve"]
+
+
+def synthetic_records(n: int = 300, seed: int = 0) -> list[dict]:
+    """Short fictional passages with distinct titles: cheap to encode, easy to query."""
+    rng = random.Random(seed)
+    records, titles = [], set()
+    while len(records) < n:
+        name = "".join(rng.choice(SYLLABLES) for _ in range(3)).capitalize()
+        kind = rng.choice(KINDS)
+        title = f"{name} {kind.capitalize()}"
+        if title in titles:
+            continue
+        titles.add(title)
+        text = (
+            f"The {title} is a {kind} in {rng.choice(REGIONS)}, first recorded in "
+            f"{rng.randint(1200, 1990)}. It is known for its {rng.choice(FEATURES)}."
+        )
+        records.append({"id": f"p{len(records)}", "title": title, "text": text})
+    return records
+
+
+def synthetic_queries(records: list[dict], n: int = 64, seed: int = 1) -> list[str]:
+    rng = random.Random(seed)
+    picked = rng.sample(records, n)
+    return [
+        f"Which place is the {r['title']}, known for its {r['text'].split('for its ')[1]}"
+        for r in picked
+    ]
+
+
+@pytest.fixture(scope="session")
+def records() -> list[dict]:
+    return synthetic_records()
+
+
+@pytest.fixture(scope="session")
+def queries(records: list[dict]) -> list[str]:
+    return synthetic_queries(records)
+
+
+@pytest.fixture(scope="session")
+def corpus_path(tmp_path_factory: pytest.TempPathFactory, records: list[dict]) -> Path:
+    path = tmp_path_factory.mktemp("service_corpus") / "corpus.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+@pytest.fixture(scope="session")
+def hybrid_index(tmp_path_factory: pytest.TempPathFactory, corpus_path: Path) -> Path:
+    """Dense (Flat, MiniLM) + BM25 over the synthetic corpus: one encoding pass serves all."""
+    from retriever_index.build import BuildConfig
+    from retriever_index.hybrid import build_hybrid
+
+    out = tmp_path_factory.mktemp("hybrid") / "index"
+    build_hybrid(BuildConfig(corpus=str(corpus_path), out=str(out)))
+    return out
+
+
+@pytest.fixture(scope="session")
+def bm25_index(tmp_path_factory: pytest.TempPathFactory, corpus_path: Path) -> Path:
+    from retriever_index.bm25 import build_bm25
+
+    out = tmp_path_factory.mktemp("bm25") / "index"
+    build_bm25(corpus_path, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def dense_index(tmp_path_factory: pytest.TempPathFactory, corpus_path: Path) -> Path:
+    from retriever_index.build import BuildConfig, build_index
+
+    out = tmp_path_factory.mktemp("dense") / "index"
+    build_index(BuildConfig(corpus=str(corpus_path), out=str(out)))
+    return out

@@ -8,7 +8,16 @@ import tracemalloc
 import pytest
 
 from retriever_index.base import IndexCorruptError
-from retriever_index.corpus import CorpusError, DocStore, Passage, file_sha256, ingest, read_corpus
+from retriever_index.corpus import (
+    CorpusError,
+    DocStore,
+    Passage,
+    file_sha256,
+    ingest,
+    parse_passage,
+    read_corpus,
+    search_r1_contents,
+)
 
 
 def test_both_formats_and_mixed_lines_read_alike(jsonl):
@@ -33,6 +42,25 @@ def test_both_formats_and_mixed_lines_read_alike(jsonl):
     ]
     assert got[1].contents == '"Jupiter"\nA gas giant.\nSecond line.'
     assert got[2].contents == "no title line"
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "contents"),
+    [
+        ("Mars", "The red planet.", '"Mars"\nThe red planet.'),
+        ("", "untitled text", "untitled text"),  # as Search-R1's corpora store an untitled row
+        ("", "two\nlines", "two\nlines"),
+    ],
+)
+def test_search_r1_contents_is_one_string_for_the_index_and_the_server(title, text, contents):
+    """What gets embedded and what `index serve` returns to Search-R1's agents are one string."""
+    from retriever_index.base import Hit
+    from retriever_index.server.app import _document
+
+    assert search_r1_contents(title, text) == Passage("1", title, text).contents == contents
+    assert _document(Hit("1", title, text, 0.5)) == {"id": "1", "contents": contents}
+    if "\n" not in text:  # a title line reads back as the title
+        assert parse_passage({"id": "1", "contents": contents}, "x") == Passage("1", title, text)
 
 
 def test_blank_lines_are_skipped_and_line_numbers_kept(jsonl):

@@ -71,7 +71,7 @@ def test_compressed_shards_merge_to_the_same_hits(
     )
     whole = Retriever.load(out)
     vectors = whole.encoder.encode_queries(_queries(tiny_queries, tiny_records))
-    dirs = shard_index(out, 2, out=tmp_path / "parts")
+    dirs = shard_index(out, 2)
     assert Manifest.read(dirs[1]).kind == "compressed"
     assert np.load(dirs[1] / "vectors.npy").shape == (12, 384)
     merged = merge_hits([open_shard(d).search_vectors(vectors, 5) for d in dirs], 5)
@@ -106,9 +106,17 @@ def test_refuses_what_cannot_be_split(tiny_corpus, flat, tmp_path):
         shard_index(flat, 25)
 
 
-def test_cli_shard(flat, tmp_path, capsys):
+def test_cli_shard_writes_what_serve_ray_serves(flat, tmp_path, capsys):
     assert main(["index", "shard", str(flat), "--shards", "2"]) == 0
     assert f"split {flat} into 2 shards -> {flat / 'shards-2'}" in capsys.readouterr().out
+    # `index serve DIR --ray --shards 2` takes its shards from ensure_shards: these, unwritten
+    stamps = [(flat / "shards-2" / f"shard-{i}" / "index.faiss").stat().st_mtime_ns for i in (0, 1)]
+    served = ensure_shards(flat, 2)
+    assert served == [flat / "shards-2" / "shard-0", flat / "shards-2" / "shard-1"]
+    assert [(d / "index.faiss").stat().st_mtime_ns for d in served] == stamps
+    with pytest.raises(SystemExit):  # no --out: shards live where serve looks for them
+        main(["index", "shard", str(flat), "--shards", "2", "--out", str(tmp_path / "x")])
+    capsys.readouterr()
     assert main(["index", "shard", str(tmp_path / "nope"), "--shards", "2"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: index folder not found") and err.count("\n") == 1

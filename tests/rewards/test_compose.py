@@ -12,19 +12,17 @@ from agentic_rag.rewards import (
     build_reward,
     compose_rewards,
     exact_match_reward,
-    format_reward,
-    search_budget_penalty,
+    make_format_reward,
+    make_search_budget_reward,
 )
 
 
 def test_weighted_sum_and_name(samples):
-    fmt = format_reward("tags")
+    fmt = make_format_reward("tags")
     composed = compose_rewards(
-        [(exact_match_reward, 1.0), (fmt, 0.2), (search_budget_penalty(0), 1)]
+        [(exact_match_reward, 1.0), (fmt, 0.2), (make_search_budget_reward(0), 1)]
     )
-    assert (
-        composed.__name__ == "1*exact_match_reward+0.2*format_reward_tags+1*search_budget_penalty"
-    )
+    assert composed.__name__ == "1*exact_match_reward+0.2*format_reward_tags+1*search_budget_reward"
     right = samples.search_turn("q") + samples.answer_turn("Paris")
     wrong_unformatted = "<answer>Rome</answer>"
     rewards = composed([right, wrong_unformatted], answers=[["Paris"], ["Paris"]])
@@ -33,7 +31,7 @@ def test_weighted_sum_and_name(samples):
 
 
 def test_none_parts_are_left_out_like_trl_does(samples):
-    composed = compose_rewards([(exact_match_reward, 1.0), (format_reward("tags"), 0.5)])
+    composed = compose_rewards([(exact_match_reward, 1.0), (make_format_reward("tags"), 0.5)])
     completion = samples.answer_turn("Paris")
     assert composed([completion, completion], answers=[["Paris"], []]) == [1.5, 0.5]
     only_em = compose_rewards([(exact_match_reward, 2.0)])
@@ -43,7 +41,7 @@ def test_none_parts_are_left_out_like_trl_does(samples):
 def test_parts_are_logged_through_trl_log_metric(samples):
     logged = []
     composed = compose_rewards(
-        [(exact_match_reward, 1.0), (format_reward("tags"), 0.5)], name="total"
+        [(exact_match_reward, 1.0), (make_format_reward("tags"), 0.5)], name="total"
     )
     completions = [samples.answer_turn("Paris"), samples.answer_turn("Rome")]
     composed(completions, answers=[["Paris"]] * 2, log_metric=lambda n, v: logged.append((n, v)))
@@ -102,3 +100,29 @@ def test_format_reward_reads_each_samples_protocol_column():
 def test_import_needs_no_torch():
     code = "import sys, agentic_rag.rewards; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_reward_names_follow_one_convention():
+    """docs/rewards.md: `<what>_reward` is a ready reward function (TRL's signature) and
+    `make_<what>_reward(...)` a factory that returns one."""
+    import inspect
+
+    import agentic_rag.rewards as rewards
+
+    ready = [
+        n
+        for n in rewards.__all__
+        if n.endswith("_reward") and not n.startswith("make_") and n != "build_reward"
+    ]  # build_reward(name, **args) is the recipe registry's lookup
+    factories = [n for n in rewards.__all__ if n.startswith("make_")]
+    assert {"format_reward", "make_format_reward", "make_search_budget_reward"} <= {
+        *ready,
+        *factories,
+    }
+    for name in ready:
+        params = inspect.signature(getattr(rewards, name)).parameters
+        assert list(params)[0] == "completions", name
+    for name in factories:
+        assert name.endswith("_reward"), name
+        assert "completions" not in inspect.signature(getattr(rewards, name)).parameters, name
+    assert rewards.make_search_budget_reward(2).__name__ == "search_budget_reward"

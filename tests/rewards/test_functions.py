@@ -8,8 +8,9 @@ from agentic_rag.rewards import (
     exact_match_reward,
     f1_reward,
     format_reward,
+    make_format_reward,
+    make_search_budget_reward,
     make_search_r1_format_reward,
-    search_budget_penalty,
     search_r1_format_reward,
     sub_exact_match_reward,
 )
@@ -47,10 +48,11 @@ def test_answer_rewards_on_both_protocols(samples, render_qwen):
 
 def test_reward_names_are_what_trl_logs():
     assert exact_match_reward.__name__ == "exact_match_reward"
-    assert format_reward("tags").__name__ == "format_reward_tags"
-    assert format_reward("tools").__name__ == "format_reward_tools"
+    assert format_reward.__name__ == "format_reward"  # ready: follows the protocol column
+    assert make_format_reward("tags").__name__ == "format_reward_tags"
+    assert make_format_reward("tools").__name__ == "format_reward_tools"
     assert search_r1_format_reward.__name__ == "search_r1_format_reward"
-    assert search_budget_penalty(2).__name__ == "search_budget_penalty"
+    assert make_search_budget_reward(2).__name__ == "search_budget_reward"
 
 
 def test_samples_without_gold_are_not_applicable(samples):
@@ -72,7 +74,12 @@ def test_column_length_mismatch_is_an_error(samples):
 
 @pytest.mark.parametrize("empty", [None, "", [], [{"role": "assistant", "content": None}]])
 def test_empty_and_none_completions_score_zero(empty):
-    fns = [*ANSWER_REWARDS, format_reward("tags"), format_reward("tools"), search_budget_penalty(0)]
+    fns = [
+        *ANSWER_REWARDS,
+        make_format_reward("tags"),
+        make_format_reward("tools"),
+        make_search_budget_reward(0),
+    ]
     for fn in fns:
         assert fn([empty, empty], **trl_kwargs(2, answers=[["Paris"], ["Paris"]])) == [0.0, 0.0]
 
@@ -90,7 +97,7 @@ def test_many_answer_blocks_do_not_beat_one_correct_answer(samples):
         f"<answer>{c}</answer>" for c in ["Rome", "Berlin", "Paris"]
     )
     tools_spam = samples.tool_messages("q", answer="<answer>Rome</answer>\n<answer>Paris</answer>")
-    fns = [*ANSWER_REWARDS, format_reward("tags")]
+    fns = [*ANSWER_REWARDS, make_format_reward("tags")]
     for fn in fns:
         best, *spammed = score(fn, [single, spam, tools_spam], [["Paris"]] * 3)
         assert best == 1.0 and all(s == 0.0 for s in spammed), fn.__name__
@@ -191,10 +198,10 @@ def test_search_r1_constants_are_checked():
 
 # ---- format_reward ---------------------------------------------------------------------------
 def test_format_reward_values(samples, render_qwen):
-    tags = format_reward("tags")
+    tags = make_format_reward("tags")
     good, bad = samples.search_turn("q") + samples.answer_turn("x"), "x <answer>x</answer>"
     assert tags([good, bad]) == [1.0, 0.0]
-    tools = format_reward("tools")
+    tools = make_format_reward("tools")
     plain = samples.tool_messages(answer="Paris")
     assert tools([samples.tool_messages("q"), render_qwen(samples.tool_messages("q")), plain]) == [
         1.0,
@@ -203,17 +210,17 @@ def test_format_reward_values(samples, render_qwen):
     ]
     assert tools([good]) == [0.0]  # tags markup is not a tool call
     with pytest.raises(ValueError, match="unknown protocol"):
-        format_reward("json")
+        make_format_reward("json")
 
 
-# ---- search_budget_penalty -------------------------------------------------------------------
+# ---- make_search_budget_reward -------------------------------------------------------------------
 def test_budget_penalty_from_rollout_counts():
-    penalty = search_budget_penalty(max_searches=2, cost=0.25)
+    penalty = make_search_budget_reward(max_searches=2, cost=0.25)
     assert penalty(["", "", ""], num_searches=[0, 2, 5]) == [0.0, 0.0, -0.75]
 
 
 def test_budget_penalty_counts_searches_in_the_completion(samples, render_qwen):
-    penalty = search_budget_penalty(max_searches=1, cost=0.5)
+    penalty = make_search_budget_reward(max_searches=1, cost=0.5)
     tags = "".join(samples.search_turn(q) for q in "abc") + samples.answer_turn("x")
     tools = samples.tool_messages("a", "b")
     assert penalty([tags, tools, render_qwen(tools)]) == [-1.0, -0.5, -0.5]
@@ -228,4 +235,4 @@ def test_budget_penalty_counts_searches_in_the_completion(samples, render_qwen):
 )
 def test_budget_penalty_arguments_are_checked(args):
     with pytest.raises(ValueError):
-        search_budget_penalty(**args)
+        make_search_budget_reward(**args)

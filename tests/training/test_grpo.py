@@ -149,3 +149,41 @@ def test_two_process_cpu_run(tiny_world, tmp_path):
     # One RNG state per process: both ranks trained.
     assert (checkpoint / "rng_state_0.pth").exists() and (checkpoint / "rng_state_1.pth").exists()
     assert (tmp_path / "run" / "final" / "model.safetensors").exists()
+
+
+def test_a_training_step_makes_no_deprecated_call(tiny_world, tmp_path):
+    """A recipe parsed as the default recipe sets it (checkpointing off), a GRPO step
+    (multi-turn rollouts through the transformers backend and TRL's unwrapping) and an SFT
+    config, with every FutureWarning and DeprecationWarning recorded and transformers'
+    deprecation log lines caught: `make train` on a fresh clone must read clean. (With
+    checkpointing on, TRL and the Trainer toggle it through names transformers deprecates:
+    their calls, not ours.)"""
+    import logging
+    import warnings
+
+    import transformers
+    from trl import SFTConfig
+
+    from agentic_rag.recipe.trl_keys import checkpointing
+
+    logging.Logger.warning_once.cache_clear()  # transformers logs each deprecation once
+    said: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: said.append(record.getMessage())
+    library = transformers.utils.logging.get_logger("transformers")
+    library.addHandler(handler)
+    raw = _raw_recipe(tiny_world, tmp_path, "tags", max_steps=1, gradient_checkpointing=False)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _train(raw, tiny_world)
+            SFTConfig(str(tmp_path / "sft"), use_cpu=True, bf16=False, **checkpointing(False))
+    finally:
+        library.removeHandler(handler)
+    deprecations = [
+        f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"
+        for w in caught
+        if issubclass(w.category, (FutureWarning, DeprecationWarning))
+    ]
+    assert deprecations == [], "\n".join(deprecations)
+    assert [line for line in said if "deprecat" in line.lower()] == []

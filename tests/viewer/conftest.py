@@ -26,8 +26,7 @@ def browser():
 def tiny_eval_run(tiny_world, tmp_path_factory) -> Path:
     """`agentic-rag eval` of the untrained tiny policy, naive and agentic, on 16 questions."""
     from agentic_rag.evaluation.evaluate import EvalSettings, evaluate
-    from agentic_rag.rollout import RolloutConfig
-    from agentic_rag.search import RetrieverConfig
+    from agentic_rag.recipe.sections import RetrieverConfig, RolloutConfig
 
     out = tmp_path_factory.mktemp("tiny_eval_run")
     evaluate(

@@ -215,6 +215,11 @@ def test_training_groups_beside_the_curves(browser, tmp_path):
     assert page.eval('document.querySelectorAll("article.group").length') == 6
     assert page.eval('document.querySelectorAll(".sample").length') == 24
     assert page.eval("document.images.length") == 1  # curves.png
+    stages = 'document.querySelectorAll("table.stages tbody tr")'
+    assert page.eval(f"{stages}.length") == 4
+    assert page.eval(f"{stages}[3].cells[1].textContent") == "0.555"  # after GRPO, EM
+    fold = page.eval('document.querySelector(".run-summary details").textContent')
+    assert fold.startswith("recipe (YAML)") and "max_turns: 4" in fold
     assert "1 line skipped" in page.eval('document.querySelector("details.warning").textContent')
     assert choose(page, "rewards", "differ").startswith("4 of 6 groups")
     assert choose(page, "step", "10").startswith("2 of 6 groups")

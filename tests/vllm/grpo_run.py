@@ -54,15 +54,15 @@ def main() -> None:
     ap.add_argument("--dtype", default="float32", help="the policy's dtype (model_init_kwargs)")
     ap.add_argument("--lr", type=float, default=1e-4)
     args = ap.parse_args()
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
     import torch
     from datasets import Dataset
     from transformers import AutoTokenizer
 
     from agentic_rag.backends.base import SamplingParams
-    from agentic_rag.protocols import ProtocolConfig, make_protocol
+    from agentic_rag.protocols import make_protocol
     from agentic_rag.recipe import parse_recipe
+    from agentic_rag.recipe.sections import ProtocolConfig
     from agentic_rag.training import trl_adapter
     from agentic_rag.training.grpo import make_rollout_func
 

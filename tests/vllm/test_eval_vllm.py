@@ -28,7 +28,9 @@ def _eval(backend: str, smollm2_dir: Path, tiny_world, out: Path) -> dict:
     cmd += ["--no-progress", "rollout.max_turns=2", "rollout.max_turn_tokens=12"]
     cmd += ["rollout.max_completion_tokens=160"]
     # One thread: two OpenMP threads beside other busy processes crawl (docs/performance.md).
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "OMP_NUM_THREADS": "1"}
+    # No VLLM_CPU_KVCACHE_SPACE: eval sizes vLLM's KV cache from the job, as a user runs it.
+    env = {k: v for k, v in os.environ.items() if k != "VLLM_CPU_KVCACHE_SPACE"}
+    env["OMP_NUM_THREADS"] = "1"
     env["TOKENIZERS_PARALLELISM"] = "false"
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-5000:]

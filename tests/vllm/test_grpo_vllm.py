@@ -30,12 +30,9 @@ RUN = HERE / "grpo_run.py"
 LOGPROB_TOLERANCE = 1e-3  # measured: ~3e-5 (docs/vllm_cpu.md)
 MOVED_AT_LEAST = 1e-2  # the step must move the fixed sequence's log-probs by more than this
 IS_TOLERANCE = 1e-2  # sequence-level ratio exp(sum of differences over ~40 model tokens)
-ENV = {
-    **os.environ,
-    "VLLM_CPU_KVCACHE_SPACE": "1",
-    "OMP_NUM_THREADS": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-}
+# No VLLM_CPU_KVCACHE_SPACE: the colocate engine and the server size their KV cache themselves.
+ENV = {k: v for k, v in os.environ.items() if k != "VLLM_CPU_KVCACHE_SPACE"}
+ENV |= {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def _run(cmd: list[str], timeout: int = 900) -> None:

@@ -29,10 +29,22 @@ function groupCard(g) {
   );
 }
 
+// summary.json as train_summary.py reads it: stages x metrics, the run's facts, YAML folds.
+function summaryView(s) {
+  return h(
+    "div",
+    { class: "run-summary" },
+    h("h3", null, "summary.json"),
+    s.rows.length ? h("div", { class: "table-wrap" }, table(s.columns, s.rows, "summary stages")) : null,
+    s.facts.length ? table(["key", "value"], s.facts, "kv") : null,
+    s.folds.map(([title, body]) => h("details", { class: "settings" }, h("summary", null, title), h("pre", null, body))),
+  );
+}
+
 function trainView() {
   app.appendChild(h("header", null, h("h1", null, DATA.title), h("div", { class: "muted" }, "training output · ", DATA.path)));
   const side = [];
-  if (DATA.summary) side.push(h("h3", null, "summary.json"), table(["key", "value"], Object.entries(DATA.summary).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]), "kv"));
+  if (DATA.summary) side.push(summaryView(DATA.summary));
   if (DATA.log) {
     side.push(
       h(

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from agentic_rag.backends.base import Sampling
-from agentic_rag.protocols import ProtocolConfig, make_protocol
-from agentic_rag.rollout import RolloutConfig, RolloutEngine
+from agentic_rag.protocols import make_protocol
+from agentic_rag.recipe.sections import ProtocolConfig, RolloutConfig
+from agentic_rag.rollout import RolloutEngine
 
 CHECKPOINT_DEFAULTS = {
     "repetition_penalty": 1.3,

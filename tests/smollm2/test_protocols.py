@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from agentic_rag.protocols import ProtocolConfig, make_protocol
+from agentic_rag.protocols import make_protocol
 from agentic_rag.protocols.base import format_passages
 from agentic_rag.protocols.tags import SEARCH_R1_TEMPLATE
 from agentic_rag.protocols.tool_template import CHATML_RESPONSE_TEMPLATE, default_system_prompt
 from agentic_rag.protocols.tools import SEARCH_TOOL
-from agentic_rag.rollout import RolloutConfig, RolloutEngine
+from agentic_rag.recipe.sections import ProtocolConfig, RolloutConfig
+from agentic_rag.rollout import RolloutEngine
 from retriever_index.base import Hit
 
-from ..training.conftest import ScriptedBackend
+from ..conftest import ScriptedBackend
 
 DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 QUESTION = "Who founded the company that makes Windows?"

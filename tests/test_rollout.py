@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from agentic_rag.protocols import ProtocolConfig, make_protocol
+from agentic_rag.protocols import make_protocol
 from agentic_rag.protocols.tags import INVALID_ACTION_MESSAGE
-from agentic_rag.rollout import RolloutConfig, RolloutEngine
+from agentic_rag.recipe.sections import ProtocolConfig, RolloutConfig
+from agentic_rag.rollout import RolloutEngine
 
 from .conftest import ScriptedBackend
 

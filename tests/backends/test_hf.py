@@ -13,10 +13,16 @@ import torch
 
 from agentic_rag.backends.base import Sampling
 from agentic_rag.backends.hf import HFBackend
-from agentic_rag.offline.kb import SyntheticKBConfig, generate_kb, iter_texts
-from agentic_rag.offline.tiny_model import TinyModelConfig, build_model, build_tokenizer
-from agentic_rag.protocols import ProtocolConfig, make_protocol
-from agentic_rag.rollout import RolloutConfig, RolloutEngine
+from agentic_rag.offline.kb import generate_kb, iter_texts
+from agentic_rag.offline.tiny_model import build_model, build_tokenizer
+from agentic_rag.protocols import make_protocol
+from agentic_rag.recipe.sections import (
+    ProtocolConfig,
+    RolloutConfig,
+    SyntheticKBConfig,
+    TinyModelConfig,
+)
+from agentic_rag.rollout import RolloutEngine
 from retriever_index.retriever import Hit
 
 DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]

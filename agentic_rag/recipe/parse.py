@@ -7,7 +7,7 @@ as YAML). Every derived field is computed here, once; nothing downstream edits a
 are frozen; change one with `dataclasses.replace`).
 
 Unknown keys are errors with a suggestion, never silently ignored: a typo in `beta` must not train
-a different model than the one asked for. Keys that moved name their new spelling.
+a different model than the one asked for.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import functools
 import re
 import typing
 from dataclasses import dataclass, field
@@ -24,84 +25,29 @@ from typing import Any
 import yaml
 
 from agentic_rag.backends.base import Sampling
-from agentic_rag.offline.config import OfflineConfig
-from agentic_rag.protocols.base import ProtocolConfig
-from agentic_rag.rollout import RolloutConfig
-from agentic_rag.search import RetrieverConfig
-from agentic_rag.training.samples import SamplesConfig
-from agentic_rag.training.warm_start import WarmStartConfig
+from agentic_rag.recipe.sections import (
+    SECTIONS,
+    DataConfig,
+    OfflineConfig,
+    ProtocolConfig,
+    RetrieverConfig,
+    RewardSpec,
+    RolloutConfig,
+    SamplesConfig,
+    WarmStartConfig,
+)
+from agentic_rag.recipe.trl_keys import checkpointing, trl_keys
 
 RECIPE_FILE = "recipe.yaml"
 """Saved beside every checkpoint `train` writes, so `eval` and `ask` default to its settings."""
 
 
-@dataclass(frozen=True)
-class RewardSpec:
-    """One reward function and its weight in the total (becomes TRL's `reward_weights`)."""
-
-    name: str
-    """A name in `agentic_rag.rewards.REWARDS` (exact_match, f1, format, search_r1_format, ...)."""
-    weight: float = 1.0
-    """Weight in the summed reward; 0 logs the reward without training on it."""
-    args: dict[str, Any] = field(default_factory=dict)
-    """Arguments of reward factories (e.g. `max_searches` for search_budget)."""
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """Questions (a recipe's `data:` section): normalized JSONL/Parquet, Search-R1 parquet,
-    FlashRAG JSONL, or a short name of a shared dev set (see docs/evaluation.md)."""
-
-    train: str | None = None
-    """Training questions (comma-separated specs are concatenated); the offline default
-    generates its own."""
-    eval: str | None = None
-    """Held-out questions: `train` evaluates the final policy on them (agentic mode, greedy) into
-    OUTPUT_DIR/eval, and `eval --config` uses them when `--data` is not given."""
-    train_limit: int | None = None
-    """Use only the first N training questions."""
-    eval_limit: int | None = None
-    """Use only the first N held-out questions."""
-    holdout: int = 0
-    """Hold out this many `eval` questions (a seeded sample, the same for every training seed)
-    from the training questions and score them before and after (OUTPUT_DIR/heldout.jsonl); 0
-    scores all of `eval`, which should then not overlap `train`."""
-
-
-SECTIONS: dict[str, type] = {
-    "retriever": RetrieverConfig,
-    "protocol": ProtocolConfig,
-    "rollout": RolloutConfig,
-    "data": DataConfig,
-    "warm_start": WarmStartConfig,
-    "samples": SamplesConfig,
-    "offline": OfflineConfig,
-}
-
-MOVED = {
-    "protocol.topk": "rollout.topk",
-    "protocol.max_query_chars": "rollout.max_query_chars",
-    "retriever.device": "retriever.encoder_device",
-    "retriever.retries": "retriever.retry_budget (seconds of retrying, default 30)",
-    "offline.num_entities": "offline.kb.num_people",
-    "offline.num_companies": "offline.kb.num_companies",
-    "offline.num_cities": "offline.kb.num_cities",
-    "offline.num_countries": "offline.kb.num_countries",
-    "offline.sft_examples": "offline.kb.num_train_questions",
-    "offline.eval_questions": "offline.kb.num_test_questions",
-    "offline.vocab_size": "offline.model.vocab_size",
-    "offline.hidden_size": "offline.model.hidden_size",
-    "offline.num_layers": "offline.model.num_layers",
-    "offline.intermediate_size": "offline.model.intermediate_size",
-    "offline.sft_epochs": "warm_start.epochs",
-    "offline.sft_learning_rate": "warm_start.learning_rate",
+DERIVED = {
     "reward_weights": "each reward's `weight` under `rewards:`",
     "max_completion_length": "rollout.max_completion_tokens",
-    "rollout.temperature": "the top-level `temperature` (TRL's, which the GRPO loss uses too)",
-    "rollout.top_p": "the top-level `top_p`",
-    "rollout.top_k": "the top-level `top_k`",
 }
-"""Old spelling -> where the setting lives now."""
+"""TRL keys this parser sets from our sections (set them there): a value given here would be
+overwritten, so it is refused instead."""
 
 UNSUPPORTED = {
     "repetition_penalty": 1.0,
@@ -116,14 +62,14 @@ structured outputs would constrain every turn to one regex; set them and the rec
 
 @dataclass(frozen=True)
 class Recipe:
-    """A parsed recipe: TRL's configs plus our sections, every derived field filled in."""
+    """A parsed recipe: TRL's top-level keys plus our sections, every derived field filled in.
 
-    grpo: Any
-    """trl.GRPOConfig (learning_rate, beta, num_generations, loss_type, temperature, ...), with
-    `max_completion_length` = rollout.max_completion_tokens and `reward_weights` from `rewards`;
-    None when parsed for evaluation (`training=False`: TRL's device checks do not apply)."""
-    model: Any
-    """trl.ModelConfig (model_name_or_path, dtype, use_peft, lora_r, ...)."""
+    Parsing imports nothing heavy; TRL's config objects are built on first use (`grpo`,
+    `model`), so `eval`, `ask` and `agentic-rag recipe` never load transformers for them.
+    """
+
+    trl: dict[str, Any]
+    """The top-level keys as written: TRL `GRPOConfig` and `ModelConfig` fields."""
     retriever: RetrieverConfig
     protocol: ProtocolConfig
     rollout: RolloutConfig
@@ -138,15 +84,44 @@ class Recipe:
     source: dict[str, Any] = field(default_factory=dict)
     """The resolved YAML, saved as OUTPUT_DIR/recipe.yaml."""
 
+    @functools.cached_property
+    def grpo(self):
+        """trl.GRPOConfig (learning_rate, beta, num_generations, loss_type, temperature, ...),
+        with `max_completion_length` = rollout.max_completion_tokens and `reward_weights` from
+        `rewards`. Built on first use: its device checks (bf16 needs a GPU) concern training."""
+        from trl import GRPOConfig
 
-def _suggest(unknown: list[str], known: set[str], prefix: str = "") -> str:
+        keys = trl_keys()
+        kwargs = {k: v for k, v in self.trl.items() if k in keys.grpo}
+        if "activation_checkpointing" not in kwargs:
+            default = keys.defaults["gradient_checkpointing"]
+            kwargs.update(checkpointing(kwargs.pop("gradient_checkpointing", default)))
+        kwargs["reward_weights"] = [r.weight for r in self.rewards]
+        kwargs["max_completion_length"] = self.rollout.max_completion_tokens
+        if self.model.dtype and self.model.dtype != "auto":
+            kwargs["model_init_kwargs"] = {
+                **(kwargs.get("model_init_kwargs") or {}),
+                "dtype": self.model.dtype,
+            }
+        return GRPOConfig(**kwargs)
+
+    @functools.cached_property
+    def model(self):
+        """trl.ModelConfig (model_name_or_path, dtype, use_peft, lora_r, ...)."""
+        from trl import ModelConfig
+
+        names = trl_keys().model
+        return ModelConfig(**{k: v for k, v in self.trl.items() if k in names})
+
+
+def _suggest(unknown: list[str], known: set[str], top_level: frozenset[str] = frozenset()) -> str:
     said = []
     for key in unknown:
-        if f"{prefix}{key}" in MOVED:
-            said.append(f"{key!r} (now {MOVED[prefix + key]})")
-            continue
         hint = difflib.get_close_matches(key, known, n=1)
-        said.append(f"{key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+        if key in top_level:
+            said.append(f"{key!r} (a top-level key, not a section's)")
+        else:
+            said.append(f"{key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
     return ", ".join(said)
 
 
@@ -160,7 +135,8 @@ def build_section(cls: type, values: Any, where: str):
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ValueError(f"unknown key(s) in {where}: {_suggest(unknown, names, f'{where}.')}")
+        top_level = trl_keys().grpo | trl_keys().model
+        raise ValueError(f"unknown key(s) in {where}: {_suggest(unknown, names, top_level)}")
     kwargs = {}
     for key, value in values.items():
         kind = hints[key]
@@ -203,9 +179,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 
 
 def _check_top_level(raw: dict[str, Any], grpo_fields: set[str], model_fields: set[str]) -> None:
-    moved = [k for k in raw if k in MOVED]
-    if moved:
-        raise ValueError(f"recipe key {moved[0]!r} is set elsewhere now: {MOVED[moved[0]]}")
+    derived = [k for k in raw if k in DERIVED]
+    if derived:
+        raise ValueError(f"{derived[0]!r} is derived from {DERIVED[derived[0]]}: set it there")
     unknown = sorted(set(raw) - grpo_fields - model_fields)
     if unknown:
         known = grpo_fields | model_fields | set(SECTIONS) | {"rewards"}
@@ -222,19 +198,14 @@ def _check_top_level(raw: dict[str, Any], grpo_fields: set[str], model_fields: s
             )
 
 
-def parse_recipe(raw: dict[str, Any], training: bool = True) -> Recipe:
-    """A `Recipe` from a YAML mapping (after overrides). `training=False` (evaluation, `ask`)
-    checks every key but builds no GRPOConfig, whose device checks (bf16 needs a GPU) concern
-    training only."""
-    from trl import GRPOConfig, ModelConfig
-
+def parse_recipe(raw: dict[str, Any]) -> Recipe:
+    """A `Recipe` from a YAML mapping (after overrides): every key checked, nothing imported."""
     raw = dict(raw)
     sections = {name: raw.pop(name, None) for name in SECTIONS}
     rewards_raw = raw.pop("rewards", None) or [{"name": "exact_match"}]
     source = {**raw, **{k: v for k, v in sections.items() if v is not None}, "rewards": rewards_raw}
-    grpo_fields = {f.name for f in dataclasses.fields(GRPOConfig)}
-    model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
-    _check_top_level(raw, grpo_fields, model_fields)
+    keys = trl_keys()
+    _check_top_level(raw, set(keys.grpo), set(keys.model))
     built = {
         name: build_section(cls, sections[name] or {}, name)
         for name, cls in SECTIONS.items()
@@ -245,22 +216,9 @@ def parse_recipe(raw: dict[str, Any], training: bool = True) -> Recipe:
     rewards = tuple(
         build_section(RewardSpec, r, f"rewards[{i}]") for i, r in enumerate(rewards_raw)
     )
-    model = ModelConfig(**{k: v for k, v in raw.items() if k in model_fields})
-    defaults = {f.name: f.default for f in dataclasses.fields(GRPOConfig)}
-    top = {k: raw.get(k, defaults[k]) for k in ("temperature", "top_p", "top_k")}
+    top = {k: raw.get(k, keys.defaults[k]) for k in ("temperature", "top_p", "top_k")}
     sampling = Sampling(float(top["temperature"]), float(top["top_p"]), int(top["top_k"] or 0))
-    common = {"model": model, "rewards": rewards, "sampling": sampling, "source": source}
-    if not training:
-        return Recipe(grpo=None, **common, **built)
-    grpo_kwargs = {k: v for k, v in raw.items() if k in grpo_fields}
-    grpo_kwargs["reward_weights"] = [r.weight for r in rewards]
-    grpo_kwargs["max_completion_length"] = built["rollout"].max_completion_tokens
-    if model.dtype and model.dtype != "auto":
-        grpo_kwargs["model_init_kwargs"] = {
-            **(grpo_kwargs.get("model_init_kwargs") or {}),
-            "dtype": model.dtype,
-        }
-    return Recipe(grpo=GRPOConfig(**grpo_kwargs), **common, **built)
+    return Recipe(trl=raw, rewards=rewards, sampling=sampling, source=source, **built)
 
 
 def set_values(raw: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
@@ -294,13 +252,12 @@ def load_recipe(
     path: str | Path | None,
     overrides: list[str] | None = None,
     values: dict[str, Any] | None = None,
-    training: bool = True,
 ) -> Recipe:
     """The recipe at `path` (None: every default) with `key=value` overrides, then dotted-key
-    `values` (from CLI flags such as `--index`), applied. See `parse_recipe` for `training`."""
+    `values` (from CLI flags such as `--index`), applied."""
     raw = read_recipe_file(path) if path is not None else {}
     raw = apply_overrides(raw, overrides or [])
-    return parse_recipe(set_values(raw, values or {}), training)
+    return parse_recipe(set_values(raw, values or {}))
 
 
 def save_recipe(recipe: Recipe, folder: str | Path) -> Path:

@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from agentic_rag.offline.kb import SyntheticKBConfig, generate_kb
-from agentic_rag.offline.pipeline import check_reusable
-from agentic_rag.offline.warm_start import kb_demonstrations, split_by_entity
-from agentic_rag.protocols import ProtocolConfig, make_protocol
+from agentic_rag.offline.demonstrations import kb_demonstrations, split_by_entity
+from agentic_rag.offline.kb import generate_kb
+from agentic_rag.offline.world import check_reusable
+from agentic_rag.protocols import make_protocol
 from agentic_rag.recipe import load_recipe
+from agentic_rag.recipe.sections import ProtocolConfig, SyntheticKBConfig
 from agentic_rag.rewards import extract_answer
 
 
@@ -91,7 +92,6 @@ def test_a_rerun_with_other_settings_never_reuses_stale_stages(tmp_path):
 def test_the_recipe_sizes_every_entity_kind_of_the_world():
     recipe = load_recipe(
         None,
-        training=False,
         overrides=[
             "offline.kb={num_people: 800, num_companies: 30, num_cities: 20, num_countries: 10, "
             "num_train_questions: 300}"

@@ -11,7 +11,7 @@ import textwrap
 import types
 import typing
 
-from agentic_rag.recipe import SECTIONS, RewardSpec
+from agentic_rag.recipe.sections import SECTIONS, RewardSpec
 
 
 def field_docs(cls: type) -> dict[str, str]:

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from agentic_rag.backends.base import Sampling
-from agentic_rag.protocols import ProtocolConfig, make_protocol
-from agentic_rag.rollout import RolloutConfig, RolloutEngine
+from agentic_rag.protocols import make_protocol
+from agentic_rag.recipe.sections import ProtocolConfig, RolloutConfig
+from agentic_rag.rollout import RolloutEngine
 
 
 class Counting:

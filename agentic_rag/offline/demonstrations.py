@@ -1,6 +1,6 @@
-"""The offline default's warm start: the fictional KB's questions as demonstrations (with
-deliberate shortcuts) and a split by entity between warm start and GRPO; the SFT itself is
-training/warm_start.py's, as for real questions."""
+"""The offline world's demonstrations for the warm start: its questions searched hop by hop
+(with deliberate shortcuts), and a split by entity between the warm start and GRPO. The SFT
+itself is training/warm_start.py's, as for real questions."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import json
 import random
 from pathlib import Path
 
-from agentic_rag.offline.world import say
-from agentic_rag.protocols import Protocol, make_protocol
-from agentic_rag.recipe import Recipe
-from agentic_rag.training.warm_start import Plan, demonstrations, run_sft
+from agentic_rag.data.qa import QAExample
+from agentic_rag.protocols import Protocol
+from agentic_rag.training.warm_start import Plan, demonstrations
 
 
 def kb_demonstrations(
@@ -59,31 +58,12 @@ def split_by_entity(rows: list[dict], sft_share: float) -> tuple[list[dict], lis
     )
 
 
-def train_rows(world: dict[str, Path]) -> list[dict]:
-    return [json.loads(line) for line in world["train"].read_text().splitlines()]
-
-
-def warm_start(recipe: Recipe, world: dict[str, Path], out: Path, search) -> Path:
-    """Short SFT on demonstrations: teaches the protocol, leaves accuracy headroom for GRPO."""
-    from transformers import AutoTokenizer
-
-    sft_dir = out / "sft"
-    if (sft_dir / "config.json").exists():
-        return sft_dir
-    cfg, seed = recipe.offline, recipe.grpo.seed
-    protocol = make_protocol(AutoTokenizer.from_pretrained(world["base_model"]), recipe.protocol)
-    train, _ = split_by_entity(train_rows(world), cfg.sft_share)
-    rows = kb_demonstrations(
-        protocol, search, train, recipe.rollout.topk, cfg.shortcut_fraction, seed
-    )
-    say(f"SFT warm start on {len(rows)} demonstrations")
-    return run_sft(
-        world["base_model"],
-        rows,
-        sft_dir,
-        recipe.warm_start,
-        seed=seed,
-        use_cpu=recipe.grpo.use_cpu,
-        bf16=recipe.grpo.bf16,
-        gradient_checkpointing=recipe.grpo.gradient_checkpointing,
-    )
+def split_questions(
+    path: str | Path, questions: list[QAExample], sft_share: float
+) -> tuple[list[dict], list[QAExample]]:
+    """(the world's training questions the warm start demonstrates, as written at `path` with
+    their hops; the `questions` about the other entities, which GRPO trains on, in order)."""
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines()]
+    taught, rest = split_by_entity(rows, sft_share)
+    ids = {r["id"] for r in rest}
+    return taught, [e for e in questions if e.id in ids]
