@@ -130,12 +130,15 @@ def query_encoder(
             )
         enc = encoder
     else:
+        backend = backend or manifest.encoder_backend
+        if precision is None:  # the index's, unless that cannot run on the chosen backend
+            precision = "fp32" if backend == "torch" else manifest.encoder_precision
         enc = Encoder(
             encoder or manifest.encoder,
             prefixes=prefixes,
             device=device,
-            backend=backend or manifest.encoder_backend,
-            precision=precision or manifest.encoder_precision,
+            backend=backend,
+            precision=precision,
         )
     built = (manifest.encoder_backend, manifest.encoder_precision)
     if (enc.backend, enc.precision) != built:
