@@ -48,6 +48,7 @@ def main() -> int:
     ap.add_argument("--queries", type=int, default=256, help="HotpotQA dev questions timed")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--quality", action="store_true", help="recall and overlap instead of speed")
+    ap.add_argument("--datasets", default=",".join(DATASETS), help="--quality: dev sets, in order")
     ap.add_argument(
         "--cache",
         type=Path,
@@ -62,7 +63,10 @@ def main() -> int:
     variants = [tuple(v.split(":")) for v in args.variants.split(",")]
     for backend, precision in variants:
         check_runtime(backend, precision)
-    result = _quality(variants, args.cache) if args.quality else _speed(variants, args)
+    if args.quality:
+        result = _quality(variants, args.datasets.split(","), args.cache)
+    else:
+        result = _speed(variants, args)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
@@ -120,13 +124,13 @@ def _speed(variants: list[tuple[str, str]], args: argparse.Namespace) -> dict:
             "queries": queries, "rounds": args.rounds}  # fmt: skip
 
 
-def _quality(variants: list[tuple[str, str]], cache: Path) -> dict:
+def _quality(variants: list[tuple[str, str]], datasets: list[str], cache: Path) -> dict:
     """recall@10 and top-10 overlap with torch fp32, per dataset and variant."""
     import faiss
 
     out: dict = {}
     print(f"{'dataset':<18}{'variant':<16}{'recall@10':>10}{'vs torch':>10}{'overlap@10':>12}")
-    for name in DATASETS:
+    for name in datasets:
         corpus = _jsonl(QA / name / "corpus.jsonl")
         questions = [q for q in _jsonl(QA / name / "dev.jsonl") if q.get("supporting_titles")]
         gold = [set(q["supporting_titles"]) for q in questions]
