@@ -125,21 +125,25 @@ def _speed(variants: list[tuple[str, str]], args: argparse.Namespace) -> dict:
 
 
 def _quality(variants: list[tuple[str, str]], datasets: list[str], cache: Path) -> dict:
-    """recall@10 and top-10 overlap with torch fp32, per dataset and variant."""
+    """recall@10, top-10 overlap with torch fp32's hits and the mean cosine of each passage's
+    embedding to torch fp32's, per dataset and variant."""
     import faiss
 
     out: dict = {}
-    print(f"{'dataset':<18}{'variant':<16}{'recall@10':>10}{'vs torch':>10}{'overlap@10':>12}")
+    print(f"{'dataset':<18}{'variant':<16}{'recall@10':>10}{'vs torch':>10}{'overlap@10':>12}"
+          f"{'cosine':>8}")  # fmt: skip
     for name in datasets:
         corpus = _jsonl(QA / name / "corpus.jsonl")
         questions = [q for q in _jsonl(QA / name / "dev.jsonl") if q.get("supporting_titles")]
         gold = [set(q["supporting_titles"]) for q in questions]
         titles = [r["title"] for r in corpus]
-        ranked = {}
+        ranked, embedded = {}, {}
         for v in [("torch", "fp32"), *[v for v in variants if v != ("torch", "fp32")]]:
             encoder = Encoder(backend=v[0], precision=v[1])
             index = faiss.IndexFlatIP(encoder.dim)
-            index.add(_corpus_embeddings(cache / name / f"{v[0]}-{v[1]}.npy", encoder, corpus))
+            embedded[v] = _corpus_embeddings(cache / name / f"{v[0]}-{v[1]}.npy", encoder, corpus)
+            index.add(embedded[v])
+            cosine = float((embedded[v] * embedded[("torch", "fp32")]).sum(axis=1).mean())
             _, rows = index.search(encoder.encode_queries([q["question"] for q in questions]), 10)
             ranked[v] = rows
             hits = [[_Hit(titles[i]) for i in r] for r in rows]
@@ -147,9 +151,11 @@ def _quality(variants: list[tuple[str, str]], datasets: list[str], cache: Path) 
             base = out.get(name, {}).get("torch fp32", {}).get("recall@10", recall)
             overlap = float(np.mean([len(set(a) & set(b)) / 10
                                      for a, b in zip(rows, ranked[("torch", "fp32")], strict=True)]))  # fmt: skip
-            out.setdefault(name, {})[_name(v)] = {"recall@10": recall, "overlap@10": overlap}
-            print(f"{name:<18}{_name(v):<16}{recall:>10.4f}{recall - base:>+10.4f}{overlap:>12.3f}",
-                  flush=True)  # fmt: skip
+            out.setdefault(name, {})[_name(v)] = {
+                "recall@10": recall, "overlap@10": overlap, "mean_cosine": cosine
+            }  # fmt: skip
+            print(f"{name:<18}{_name(v):<16}{recall:>10.4f}{recall - base:>+10.4f}{overlap:>12.3f}"
+                  f"{cosine:>8.4f}", flush=True)  # fmt: skip
     return out
 
 

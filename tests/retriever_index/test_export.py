@@ -218,3 +218,28 @@ def test_resume_refuses_another_runtime(tiny_corpus, tmp_path, monkeypatch):
     )
     with pytest.raises(BuildError, match="encoder_backend changed since it started"):
         build_index(resumed)
+
+
+def test_a_local_model_folder_exports_offline_into_the_cache(torch_encoder, tmp_path, monkeypatch):
+    """Any local sentence-transformers folder (e5-base for the GPU recipes), not only the bundled
+    MiniLM: keyed by its files, exported with the network blocked, into $AGENTIC_RAG_CACHE."""
+    import shutil
+    import socket
+
+    _needs("onnx")
+    model = tmp_path / "my-encoder"
+    shutil.copytree(torch_encoder.path, model)
+    monkeypatch.setenv(export.CACHE_ENV, str(tmp_path / "cache"))
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("exporting a local encoder opened a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    fast = Encoder(str(model), prefixes=torch_encoder.prefixes, backend="onnx")
+    folder = fast.runtime.folder
+    assert folder.parent.parent == tmp_path / "cache" / "encoders"
+    assert folder.parent.name.startswith("my-encoder-") and folder.name == "onnx-fp32"
+    assert export.read_spec(folder)["source"] == str(model)
+    cos = _cosines(fast.encode_queries(TEXTS), torch_encoder.encode_queries(TEXTS))
+    assert cos.min() > 0.99999
