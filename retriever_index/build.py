@@ -105,7 +105,7 @@ class BuildConfig:
     encoder_precision: str = field(
         default=DEFAULT_PRECISION,
         metadata={
-            "help": "fp32, or int8 (onnx/openvino: about 2x faster on CPUs, recall within 0.01)",
+            "help": "fp32, or int8 (onnx/openvino: faster on CPUs, slightly other vectors)",
             "choices": list(PRECISIONS),
         },
     )

@@ -7,7 +7,7 @@ does; the model's tokenizer is saved beside it. Exports live in the project's mo
 keyed by the model's identity and this module's recipe version, and are built by `build_once`:
 under a lock, into a temporary folder renamed into place, so concurrent first uses export once.
 
-Recipes (docs/retriever_index.md has the measurements behind them):
+Recipes (docs/performance.md has their speed and retrieval against torch):
 - onnx fp32: `torch.onnx.export` (torch.export based), inputs by keyword, batch and sequence
   dynamic;
 - onnx int8: the fp32 graph with every MatMul weight in int8 blocks (MatMulNBits), whose
@@ -43,7 +43,7 @@ BACKENDS = ("torch", "onnx", "openvino")
 PRECISIONS = ("fp32", "int8")
 EXTRA = "encoders"  # pyproject extra holding the runtimes: pip install 'agentic-rag[encoders]'
 _MODEL_FILES = {"onnx": "model.onnx", "openvino": "model.xml"}
-ORT_BLOCK = 128  # MatMulNBits block: docs/retriever_index.md has the speed/quality of each size
+ORT_BLOCK = 128  # MatMulNBits: input-dimension weights sharing one int8 scale
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _TRACEABLE = {"Transformer", "Pooling", "Dense", "Normalize"}  # modules the graph can hold
 _PACKAGES = {  # import name -> distribution, for the not-installed message
