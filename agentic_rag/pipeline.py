@@ -44,6 +44,8 @@ EVAL_BATCH_SIZE = 64
 """Questions per generation call when scoring held-out questions."""
 SUMMARY_FILE = "summary.json"
 HELD_OUT_FILE = "heldout.jsonl"
+LOG_HISTORY_FILE = "log_history.json"
+"""The trainer's per-step logs (what curves.png draws), for comparing runs afterwards."""
 
 
 def held_out(metrics: ModeMetrics) -> dict[str, float]:
@@ -110,7 +112,8 @@ def train_recipe(recipe: Recipe, resume: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     given = recipe
     if recipe.offline is not None:
-        say(f"offline world under {recipe.grpo.output_dir}: fictional KB, index, tiny policy")
+        policy = "" if recipe.model.model_name_or_path else ", tiny policy"
+        say(f"offline world under {recipe.grpo.output_dir}: fictional KB, index{policy}")
         recipe = prepare_world(recipe)
     out = Path(recipe.grpo.output_dir)
     search = load_search_tool(recipe.retriever)
@@ -118,7 +121,7 @@ def train_recipe(recipe: Recipe, resume: bool = False) -> dict[str, Any]:
     data = recipe.data.eval
     evaluate_here = bool(data) and is_main_process()
     summary: dict[str, Any] = {"seed": recipe.grpo.seed}
-    label = "start"
+    label, demos = "start", None
     if recipe.offline is not None or recipe.warm_start.examples:
         if evaluate_here and recipe.offline is None:  # the offline world's base is untrained
             base = recipe.model.model_name_or_path
@@ -127,7 +130,7 @@ def train_recipe(recipe: Recipe, resume: bool = False) -> dict[str, Any]:
                 base, recipe, data, out / "eval" / "base", search, modes
             )
             say(f"base model: held-out EM {_ems(summary['base'])}")
-        sft_dir, train = warm_start(recipe, train, search)
+        sft_dir, train, demos = warm_start(recipe, train, search)
         recipe, label = derive(recipe, {"model_name_or_path": str(sft_dir)}), "sft"
     if evaluate_here:
         start = recipe.model.model_name_or_path
@@ -135,7 +138,7 @@ def train_recipe(recipe: Recipe, resume: bool = False) -> dict[str, Any]:
             "agentic"
         ]
         say(f"{label}: held-out EM {summary[label]['em']:.3f}, F1 {summary[label]['f1']:.3f}")
-    trainer = train_grpo(recipe, train, search, resume=resume)
+    trainer = train_grpo(recipe, train, search, resume=resume, sft_rows=demos)
     summary["grpo_steps"] = trainer.state.global_step
     log_history = trainer.state.log_history
     del trainer  # free the policy, optimizer and reference model before the final evaluation
@@ -177,10 +180,10 @@ def _ems(by_mode: dict[str, dict[str, float]]) -> str:
 
 def warm_start(
     recipe: Recipe, train: list[QAExample], search: SearchTool
-) -> tuple[Path, list[QAExample]]:
-    """SFT on demonstrations (OUTPUT_DIR/sft, reused on a re-run); returns it and the training
+) -> tuple[Path, list[QAExample], list[dict]]:
+    """SFT on demonstrations (OUTPUT_DIR/sft, reused on a re-run); returns it, the training
     questions no demonstration used, which GRPO trains on (so its reward pays for reading, not
-    recall). The offline world demonstrates its own questions, hop by hop; any other recipe
+    recall), and the demonstrations (for `update.sft_coef`). The offline world demonstrates its own questions, hop by hop; any other recipe
     `warm_start.examples` questions whose gold supporting passages the search finds."""
     from transformers import AutoTokenizer
 
@@ -192,7 +195,9 @@ def warm_start(
     topk, seed = recipe.rollout.topk, recipe.grpo.seed
     if recipe.offline is not None:
         taught, rest = split_questions(recipe.data.train, train, recipe.offline.sft_share)
-        built = (out / "config.json").exists()  # the demonstrations search: only when needed
+        taught = taught[: recipe.warm_start.examples or None]
+        # the demonstrations search: only when the SFT or the auxiliary SFT term needs them
+        built = (out / "config.json").exists() and not recipe.update.sft_coef
         shortcuts = recipe.offline.shortcut_fraction
         rows = [] if built else kb_demonstrations(protocol, search, taught, topk, shortcuts, seed)
     else:
@@ -210,14 +215,16 @@ def warm_start(
         bf16=recipe.grpo.bf16,
         gradient_checkpointing=recipe.grpo.gradient_checkpointing,
     )
-    return sft_dir, rest
+    return sft_dir, rest, rows
 
 
 def write_summary(summary: dict[str, Any], log_history: list[dict], folder: Path) -> None:
-    """FOLDER/summary.json and FOLDER/curves.png (main process only)."""
+    """FOLDER/summary.json, FOLDER/log_history.json and FOLDER/curves.png (main process
+    only)."""
     if not is_main_process():
         return
     folder.mkdir(parents=True, exist_ok=True)
     (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    (folder / LOG_HISTORY_FILE).write_text(json.dumps(log_history))
     plot_curves(log_history, folder / "curves.png")
     say(f"summary: {folder / SUMMARY_FILE}  curves: {folder / 'curves.png'}")

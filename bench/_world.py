@@ -108,7 +108,7 @@ def build(recipe, seed: int | None = None, quiet: bool = True) -> World:
         train = load_questions(recipe.data.train)
         built = World(recipe, out / "sft", train)
         # The warm start searches only when it builds its demonstrations (a fresh world).
-        built.model_dir, _ = warm_start(recipe, train, built.search if fresh else None)
+        built.model_dir, _, _ = warm_start(recipe, train, built.search if fresh else None)
     if fresh:
         print(f"world ready in {time.perf_counter() - started:.0f} s")
     return built

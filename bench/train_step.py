@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import io
 import json
+import resource
 import sys
 import tempfile
 import time
@@ -153,6 +154,7 @@ def instrument(clock: Clock, protocol_cls) -> contextlib.ExitStack:
     from trl import GRPOTrainer
 
     from agentic_rag.backends.hf import HFBackend
+    from agentic_rag.training.trainer import SearchGRPOTrainer
 
     def logps(fn):
         def wrapper(self, model, *args, **kwargs):
@@ -187,6 +189,7 @@ def instrument(clock: Clock, protocol_cls) -> contextlib.ExitStack:
         (GRPOTrainer, "_generate_and_score_completions", timing(clock, "score (total)")),
         (GRPOTrainer, "_calculate_rewards", timing(clock, "reward computation")),
         (GRPOTrainer, "_get_per_token_logps_and_entropies", logps),
+        (SearchGRPOTrainer, "_get_per_token_logps_and_entropies", logps),
         (GRPOTrainer, "compute_loss", timing(clock, "loss (total)")),
         (Accelerator, "backward", timing(clock, "backward")),
         (Trainer, "_clip_grad_norm", timing(clock, "optimizer")),
@@ -230,6 +233,21 @@ class StepClock(TrainerCallback):
             key = "self_cuda_time_total" if self.clock.cuda else "self_cpu_time_total"
             self.table = self.profiler.key_averages().table(sort_by=key, row_limit=20)
             self.profiler = None
+
+
+@contextlib.contextmanager
+def plain_trl():
+    """`train_grpo` building TRL's GRPOTrainer (every position through the LM head, no row
+    skipped): the step as it was before training/trainer.py, for paired comparisons."""
+    from trl import GRPOTrainer
+
+    from agentic_rag.training import trainer as ours
+
+    def build(*args, update=None, credit=None, sft_rows=None, **kwargs):
+        return GRPOTrainer(*args, **kwargs)
+
+    with patched(ours, "SearchGRPOTrainer", lambda original: build):
+        yield
 
 
 def _activities(cuda: bool):
@@ -321,6 +339,11 @@ def main() -> int:
     )
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument(
+        "--plain-trl",
+        action="store_true",
+        help="TRL's own GRPOTrainer instead of agentic_rag's (the baseline of bench/levers.py)",
+    )
+    ap.add_argument(
         "overrides", nargs="*", help="recipe overrides, key=value (as agentic-rag train)"
     )
     args = ap.parse_args()  # fmt: skip
@@ -358,7 +381,11 @@ def main() -> int:
         search.search_batch = timing(clock, "retrieval")(search.search_batch)
         callback = StepClock(clock, profile_step=1 if args.torch_profile else None)
         # The trainer prints its end-of-training metrics dict; the table below says more.
-        with instrument(clock, PROTOCOLS[recipe.protocol.name]), redirect_stdout(io.StringIO()):
+        with (
+            instrument(clock, PROTOCOLS[recipe.protocol.name]),
+            plain_trl() if args.plain_trl else contextlib.nullcontext(),
+            redirect_stdout(io.StringIO()),
+        ):
             trainer = train_grpo(recipe, world.train, search, callbacks=[callback])
         params = trainer.model.num_parameters()
     if callback.table:
@@ -399,9 +426,13 @@ def report(args, recipe, measured: list[dict], params: int, search, cuda: bool) 
     print(f"retrieval + reward computation share of a step: {key:.1%} (target <= 5%)")
     print(f"generated tokens/s (model tokens / generation time): {tokens / gen:,.0f}")
     print(f"searches per step: {searches:.1f}; model tokens per step: {tokens / len(measured):.0f}")
+    trained = g.per_device_train_batch_size * g.gradient_accumulation_steps
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    print(f"trajectories trained per second: {trained / step_med:.3f}; peak RSS {peak:.1f} GiB")
     figures = {"machine": info, "parts": rows, "step_s": [step_med, step_lo, step_hi],
                "retrieval_reward_share": key, "generated_tokens_per_s": tokens / gen,
-               "searches_per_step": searches}  # fmt: skip
+               "searches_per_step": searches, "trajectories_per_s": trained / step_med,
+               "peak_rss_gib": peak}  # fmt: skip
     if cuda:
         name = torch.cuda.get_device_name(0)
         peak = (args.peak_tflops or 0) * 1e12 or next((p for k, p in PEAK_BF16 if k in name), 0)

@@ -31,11 +31,13 @@ class StaleOutputError(ValueError):
 
 
 def prepare_world(recipe: Recipe) -> Recipe:
-    """Builds (or reuses) the world under `output_dir` and returns the recipe pointed at it:
-    the untrained tiny policy as the model, its index as the retriever, its training and
-    held-out questions as `data.train` and `data.eval`."""
+    """Builds (or reuses) the world under `output_dir` and returns the recipe pointed at it: its
+    index as the retriever, its training and held-out questions as `data.train` and
+    `data.eval`, and, unless the recipe names a `model_name_or_path` (a real model on the
+    fictional world: recipes/smollm2_offline.yaml), the untrained tiny policy as the model."""
     out = Path(recipe.grpo.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    given = recipe.model.model_name_or_path
     check_reusable(
         out,
         {
@@ -45,18 +47,18 @@ def prepare_world(recipe: Recipe) -> Recipe:
             "protocol": asdict(recipe.protocol),
             "topk": recipe.rollout.topk,
             "bf16": recipe.grpo.bf16,
+            **({"model": given} if given else {}),
         },
     )
-    world = build_world(recipe.offline, recipe.protocol, out, recipe.grpo.seed)
-    return derive(
-        recipe,
-        {
-            "model_name_or_path": str(world["base_model"]),
-            "retriever.index": str(world["index"]),
-            "data.train": str(world["train"]),
-            "data.eval": str(world["test"]),
-        },
-    )
+    world = build_world(recipe.offline, recipe.protocol, out, recipe.grpo.seed, tiny=not given)
+    changes = {
+        "retriever.index": str(world["index"]),
+        "data.train": str(world["train"]),
+        "data.eval": str(world["test"]),
+    }
+    if not given:
+        changes["model_name_or_path"] = str(world["base_model"])
+    return derive(recipe, changes)
 
 
 def check_reusable(out: Path, settings: dict) -> None:
@@ -76,9 +78,10 @@ def check_reusable(out: Path, settings: dict) -> None:
 
 
 def build_world(
-    cfg: OfflineConfig, protocol: ProtocolConfig, out: Path, seed: int
+    cfg: OfflineConfig, protocol: ProtocolConfig, out: Path, seed: int, tiny: bool = True
 ) -> dict[str, Path]:
-    """KB files (corpus, train, test), index and untrained tiny model under `out`."""
+    """KB files (corpus, train, test), index and (with `tiny`) the untrained tiny model under
+    `out`."""
     from agentic_rag.offline.kb import generate_kb, iter_texts, write_kb
     from agentic_rag.offline.tiny_model import save_tiny
     from retriever_index.build import BuildConfig, build_index
@@ -89,7 +92,7 @@ def build_world(
     if not (index_dir / "manifest.json").exists():
         build_index(BuildConfig(corpus=str(paths["corpus"]), out=str(index_dir)))
     model_dir = out / "base_model"
-    if not (model_dir / "config.json").exists():
+    if tiny and not (model_dir / "config.json").exists():
         texts = [*iter_texts(kb), *PROTOCOL_TEXTS, protocol.template or ""]
         save_tiny(texts, model_dir, cfg.model, seed=seed)
-    return {**paths, "index": index_dir, "base_model": model_dir}
+    return {**paths, "index": index_dir, **({"base_model": model_dir} if tiny else {})}

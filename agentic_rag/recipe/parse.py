@@ -27,6 +27,7 @@ import yaml
 from agentic_rag.backends.base import Sampling
 from agentic_rag.recipe.sections import (
     SECTIONS,
+    CreditConfig,
     DataConfig,
     OfflineConfig,
     ProtocolConfig,
@@ -34,6 +35,7 @@ from agentic_rag.recipe.sections import (
     RewardSpec,
     RolloutConfig,
     SamplesConfig,
+    UpdateConfig,
     WarmStartConfig,
 )
 from agentic_rag.recipe.trl_keys import checkpointing, trl_keys
@@ -76,6 +78,8 @@ class Recipe:
     data: DataConfig
     warm_start: WarmStartConfig
     samples: SamplesConfig
+    update: UpdateConfig
+    credit: CreditConfig
     rewards: tuple[RewardSpec, ...]
     sampling: Sampling
     """How training rollouts sample: TRL's top-level `temperature`, `top_p`, `top_k`, the ones

@@ -23,6 +23,13 @@ __getattr__, __all__ = lazy_exports(
             "sub_exact_match_reward",
         ),
         "agentic_rag.rewards.grammar": ("check_format",),
+        "agentic_rag.rewards.process": (
+            "TURN_REWARDS",
+            "information_gain_turn_reward",
+            "redundancy_turn_reward",
+            "search_cost_turn_reward",
+            "turn_rewards",
+        ),
         "agentic_rag.rewards.scoring": (
             "exact_match_score",
             "f1_score",

@@ -1,6 +1,7 @@
-"""curves.png: reward, EM, searches and invalid actions over GRPO steps, from the trainer's log
-history: every logged point, faint, under an exponentially smoothed line (GRPO's per-step
-figures are noisy: a step scores a few groups)."""
+"""curves.png: reward, EM, searches, invalid actions and the health monitors (no-spread share,
+entropy, KL, answer length, process credit) over GRPO steps, from the trainer's log history:
+every logged point, faint, under an exponentially smoothed line (GRPO's per-step figures are
+noisy: a step scores a few groups)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ PANELS = (
     ("rewards/exact_match_reward/mean", "exact match"),
     ("rollout/searches_per_trajectory", "searches per trajectory"),
     ("rollout/invalid_action_share", "invalid action share"),
+    ("frac_reward_zero_std", "groups without reward spread"),
+    ("entropy", "entropy of sampled tokens"),
+    ("kl", "KL to the reference"),
+    ("rollout/model_tokens_per_trajectory", "model tokens per trajectory"),
+    ("credit/process_advantage_abs", "mean |process advantage| per turn"),
 )
+"""(log key, title) per panel; a panel whose key was never logged says so."""
+COLUMNS = 3
 SMOOTHING = 0.8
 """Weight of the running value in the smoothed line (as TensorBoard's slider)."""
 
@@ -32,8 +40,9 @@ def plot_curves(log_history: list[dict], path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(4 * len(PANELS), 3.2))
-    for ax, (key, title) in zip(axes, PANELS, strict=True):
+    rows = -(-len(PANELS) // COLUMNS)
+    fig, axes = plt.subplots(rows, COLUMNS, figsize=(4.2 * COLUMNS, 3.0 * rows), squeeze=False)
+    for ax, (key, title) in zip(axes.flat, PANELS, strict=True):
         points = [(row["step"], row[key]) for row in log_history if key in row and "step" in row]
         if points:
             steps, values = zip(*points, strict=True)

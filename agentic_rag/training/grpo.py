@@ -11,7 +11,6 @@ reward functions, the `rollout_func`, and the trainer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from agentic_rag.backends.base import Sampling
@@ -23,6 +22,7 @@ from agentic_rag.recipe.sections import ProtocolConfig, RetrieverConfig, RewardS
 from agentic_rag.rollout import RolloutEngine, Trajectory, summarize
 from agentic_rag.search import SearchTool, load_search_tool
 from agentic_rag.training import trl_adapter
+from agentic_rag.training.monitor import HealthMonitor
 from agentic_rag.training.samples import SampleWriter
 
 logger = logging.getLogger(__name__)
@@ -73,8 +73,9 @@ REWARD_FIELDS = (
 
 def rollout_output(trajectories: list[Trajectory], protocol: str, tokenizer) -> dict[str, list]:
     """The dict TRL's rollout_func contract asks for, plus reward fields (`turns`: each turn's
-    own text, action and observation, so rewards never re-split decoded text); shapes asserted
-    here because TRL broadcasts mismatched log-prob lengths silently."""
+    own text, action and observation, so rewards never re-split decoded text; `turn_spans` and
+    `turn_hits`: each turn's model tokens and retrieved passages, for turn-level credit);
+    shapes asserted here because TRL broadcasts mismatched log-prob lengths silently."""
     for t in trajectories:
         n = len(t.completion_ids)
         if not (len(t.logprobs) == len(t.env_mask) == n > 0):
@@ -92,6 +93,8 @@ def rollout_output(trajectories: list[Trajectory], protocol: str, tokenizer) -> 
     for name in REWARD_FIELDS:
         out[name] = [getattr(t, name) for t in trajectories]
     out["turns"] = [t.describe_turns(tokenizer) for t in trajectories]
+    out["turn_spans"] = [[(turn.start, turn.end) for turn in t.turns] for t in trajectories]
+    out["turn_hits"] = [t.turn_hits() for t in trajectories]
     return out
 
 
@@ -101,7 +104,6 @@ def make_rollout_func(
     protocol: str | ProtocolConfig | Protocol = "tags",
     rollout: RolloutConfig | None = None,
     sampling: Sampling | None = None,
-    on_rollout: Callable[[list[dict]], None] | None = None,
 ):
     """A `rollout_func(prompts, trainer)` for GRPOTrainer: multi-turn search rollouts with the
     trainer's current policy (its model, or TRL's vLLM engine with `use_vllm`), sampled with the
@@ -111,8 +113,7 @@ def make_rollout_func(
     `search_batch`. `protocol`: "tags", "tools", a `ProtocolConfig` or a built `Protocol`.
     `rollout`: the budgets (default `RolloutConfig()`).
     `sampling`: None follows the trainer (the loss's temperature); set it only to measure
-    something else (the benchmarks' greedy rollouts). `on_rollout` receives one record per
-    trajectory (question, turns, answer, finish reason, searches) after each rollout.
+    something else (the benchmarks' greedy rollouts).
     `prompts` are the dataset's questions, already repeated `num_generations` times by TRL.
     """
     tool = load_search_tool(search)
@@ -135,21 +136,7 @@ def make_rollout_func(
         if cache and cache["hit_rate"] is not None:  # repeated queries of a group, past steps
             stats["search_cache_hit_rate"] = cache["hit_rate"]
         trl_adapter.log_metrics(trainer, stats)
-        out = rollout_output(trajectories, protocol.name, tokenizer)
-        if on_rollout is not None:
-            on_rollout(
-                [
-                    {
-                        "question": str(question),
-                        "turns": turns,
-                        "final_answer": t.final_answer,
-                        "finish_reason": t.finish_reason,
-                        "num_searches": t.num_searches,
-                    }
-                    for question, t, turns in zip(prompts, trajectories, out["turns"], strict=True)
-                ]
-            )
-        return out
+        return rollout_output(trajectories, protocol.name, tokenizer)
 
     return rollout_func
 
@@ -160,22 +147,21 @@ def train_grpo(
     search: SearchTool,
     resume: bool = False,
     callbacks: list | None = None,
+    sft_rows: list[dict] | None = None,
 ):
     """Runs GRPO and saves the final policy (with its recipe) to OUTPUT_DIR/final; returns the
-    trainer."""
+    trainer. `sft_rows`: the warm start's demonstrations, for `update.sft_coef`."""
     from transformers import AutoTokenizer
     from trl import get_peft_config
+
+    from agentic_rag.training.warm_start import freeze_below
 
     model = resolve_model(recipe.model.model_name_or_path)  # a folder, hub id or known name
     tokenizer = AutoTokenizer.from_pretrained(model)
     out = Path(recipe.grpo.output_dir)
     save_recipe(recipe, out)
     samples = SampleWriter(
-        recipe.samples,
-        out,
-        recipe.grpo.num_generations,
-        list(recipe.grpo.reward_weights),
-        {e.question: list(e.answers) for e in train_examples},
+        recipe.samples, out, recipe.grpo.num_generations, list(recipe.grpo.reward_weights)
     )
     trainer = trl_adapter.build_trainer(
         model=model,
@@ -184,11 +170,14 @@ def train_grpo(
         train_dataset=to_dataset(train_examples),
         processing_class=tokenizer,
         peft_config=get_peft_config(recipe.model),
-        rollout_func=make_rollout_func(
-            search, tokenizer, recipe.protocol, recipe.rollout, on_rollout=samples.remember
-        ),
-        callbacks=[*(callbacks or []), samples],
+        rollout_func=make_rollout_func(search, tokenizer, recipe.protocol, recipe.rollout),
+        callbacks=[*(callbacks or []), samples, HealthMonitor()],
+        update=recipe.update,
+        credit=recipe.credit,
+        sft_rows=sft_rows,
     )
+    if recipe.update.trainable_layers is not None:
+        freeze_below(trainer.model, recipe.update.trainable_layers)
     samples.trainer = trainer
     checkpoint = resume and _last_checkpoint(out)
     if resume and not checkpoint:

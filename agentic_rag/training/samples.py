@@ -12,7 +12,6 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from agentic_rag.recipe.sections import SamplesConfig
-from agentic_rag.training import trl_adapter
 
 logger = logging.getLogger(__name__)
 
@@ -20,8 +19,9 @@ SAMPLES_DIR = "trajectories"
 
 
 class SampleWriter(TrainerCallback):
-    """Remembers the last rollout of this process (`remember`, called by rollout_func) and, on
-    the steps it is due, pairs it with the rewards and advantages TRL computed for it."""
+    """On the steps it is due, writes the first groups of the trainer's last generation batch
+    (`SearchGRPOTrainer.batch_records`: the rows it trained on, with TRL's rewards and the
+    advantages, per turn where credit is on)."""
 
     def __init__(
         self,
@@ -29,19 +29,13 @@ class SampleWriter(TrainerCallback):
         output_dir: str | Path,
         num_generations: int,
         weights: list[float],
-        answers: dict[str, list[str]],
     ):
         self.config = config
         self.folder = Path(output_dir) / SAMPLES_DIR
         self.num_generations = num_generations
         self.weights = weights
-        self.answers = answers
         self.trainer = None
         """Set after the trainer is built (callbacks are given its model, not the trainer)."""
-        self._last: list[dict] = []
-
-    def remember(self, records: list[dict]) -> None:
-        self._last = records
 
     def due(self, step: int) -> bool:
         every = self.config.every_steps
@@ -52,38 +46,37 @@ class SampleWriter(TrainerCallback):
             self.write(state.global_step)
 
     def write(self, step: int) -> Path | None:
-        """Appends this step's groups; None when TRL's scores do not line up with the rollout
-        (e.g. no rollout happened this step)."""
-        prompts, rewards, advantages = trl_adapter.last_scores(self.trainer)
-        local = self._last
-        size = min(len(local), self.config.groups * self.num_generations)
-        if not size or prompts[:size] != [r["question"] for r in local[:size]]:
-            logger.warning("step %d: no trajectory groups to write (scores not aligned)", step)
+        """Appends this step's groups; None when the trainer has no batch to show."""
+        records = getattr(self.trainer, "batch_records", None) or []
+        size = min(len(records), self.config.groups * self.num_generations)
+        size -= size % self.num_generations
+        if not size:
+            logger.warning("step %d: no trajectory groups to write", step)
             return None
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"step_{step:06d}.jsonl"
         with path.open("a", encoding="utf-8") as f:
-            for i, record in enumerate(local[:size]):
-                parts = {name: _number(values[i]) for name, values in rewards.items()}
+            for i, record in enumerate(records[:size]):
+                parts = {name: _number(value) for name, value in record["rewards"].items()}
                 total = sum(
                     w * v
                     for w, v in zip(self.weights, parts.values(), strict=True)
                     if v is not None
                 )
                 row = {
+                    **record,
                     "step": step,
                     "group": i // self.num_generations,
                     "sample": i % self.num_generations,
-                    "answers": self.answers.get(record["question"], []),
+                    "answers": list(record.get("answers") or []),
                     "reward": total,
                     "rewards": parts,
-                    "advantage": _number(advantages[i]),
-                    **record,
+                    "advantage": _number(record.get("advantage")),
                 }
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
         return path
 
 
-def _number(value: float) -> float | None:
+def _number(value: float | None) -> float | None:
     """TRL marks "not applicable" rewards as NaN; JSON says null."""
     return None if value is None or math.isnan(value) else float(value)

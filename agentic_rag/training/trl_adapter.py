@@ -19,7 +19,6 @@ os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is our su
 
 TRAINER_ATTRIBUTES = (
     "_metrics",
-    "_logs",
     "model_wrapped",
     "accelerator",
     "args",
@@ -43,18 +42,18 @@ def sampling(trainer) -> Sampling:
 
 
 def build_trainer(**kwargs):
-    """`GRPOTrainer(**kwargs)`, ready for multi-turn rollouts: where vLLM runs on CPU, with the
-    weight sync that works there (TRL's own cannot: training/vllm_sync.py), and refused at once
-    in the set-ups `check_generation_setup` names. Use it instead of `GRPOTrainer(...)` in your
-    own script when it generates with vLLM on CPU; elsewhere both are the same."""
-    from trl import GRPOTrainer
-
+    """`SearchGRPOTrainer(**kwargs)` (training/trainer.py: GRPOTrainer plus our `update:` and
+    `credit:` settings), ready for multi-turn rollouts: where vLLM runs on CPU, with the weight
+    sync that works there (TRL's own cannot: training/vllm_sync.py), and refused at once in the
+    set-ups `check_generation_setup` names. Use it instead of `GRPOTrainer(...)` in your own
+    script when it generates with vLLM on CPU; elsewhere both train the same."""
     from agentic_rag.training import vllm_sync
+    from agentic_rag.training.trainer import SearchGRPOTrainer
 
     for message in TRL_DEPRECATED_CALLS:  # for the process: TRL reads it in every step
         warnings.filterwarnings("ignore", message=re.escape(message), category=FutureWarning)
     with vllm_sync.construction(kwargs["model"], kwargs["args"]):
-        trainer = GRPOTrainer(**kwargs)
+        trainer = SearchGRPOTrainer(**kwargs)
     check_generation_setup(trainer)
     if trainer.args.use_vllm:
         vllm_sync.install(trainer)
@@ -146,11 +145,3 @@ def log_metrics(trainer, stats: dict[str, float]) -> None:
     mode = "train" if trainer.model.training else "eval"
     for key, value in stats.items():
         trainer._metrics[mode][f"rollout/{key}"].append(value)
-
-
-def last_scores(trainer) -> tuple[list, dict[str, list[float]], list[float]]:
-    """(prompts, {reward name: values}, advantages) of the last generation batch, every process
-    gathered in rank order: what TRL keeps for its completions table (`log_completions`)."""
-    logs = trainer._logs
-    rewards = {name: list(values) for name, values in logs["rewards"].items()}
-    return list(logs["prompt"]), rewards, list(logs["advantages"])

@@ -3,7 +3,8 @@
 Training writes whole groups of trajectories to OUTPUT_DIR/trajectories/step_{step:06d}.jsonl,
 one JSON object per trajectory: {"step", "group" (prompt index in the step), "sample" (index in
 the group), "question", "answers", "reward" (weighted total), "rewards" ({name: float|null}),
-"advantage", "final_answer", "finish_reason", "num_searches", "turns"} (turns: see `turns`).
+"advantage", "turn_advantages" (with process credit: each turn's process advantage),
+"final_answer", "finish_reason", "num_searches", "turns"} (turns: see `turns`).
 Beside them: curves.png, TRL's trainer_state.json in the newest checkpoint-*/ and `train`'s
 summary.json. A line that is not such a record is skipped and reported on the page, never fatal.
 """
@@ -59,6 +60,9 @@ def _sample(record: dict[str, Any]) -> dict[str, Any]:
         if isinstance(rewards, dict)
         else {},
         "advantage": number(record.get("advantage")),
+        "turn_advantages": [number(v) for v in record.get("turn_advantages") or []]
+        if isinstance(record.get("turn_advantages"), list)
+        else [],
         "final_answer": None
         if record.get("final_answer") is None
         else text(record["final_answer"]),

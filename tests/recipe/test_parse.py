@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from agentic_rag.recipe import load_recipe, parse_recipe
+from agentic_rag.recipe.parse import read_recipe_file
 
 RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*.yaml"))
 
@@ -116,3 +117,14 @@ def test_docs_recipes_md_lists_every_key():
         "docs/recipes.md is stale: agentic-rag recipe --markdown > docs/recipes.md"
     )
     assert "| `rollout.topk` | int | `3` | Passages returned per search. |" in page.read_text()
+
+
+def test_tiny_process_is_tiny_with_process_credit():
+    """recipes/tiny_process.yaml differs from the offline default only by `credit:` (and its
+    output folder), so outcome-only vs outcome+process comparisons change one thing."""
+    folder = Path(RECIPES[0]).parent
+    tiny = read_recipe_file(folder / "tiny.yaml")
+    process = read_recipe_file(folder / "tiny_process.yaml")
+    assert process.pop("credit") == load_recipe(folder / "tiny_process.yaml").source["credit"]
+    assert load_recipe(folder / "tiny_process.yaml").credit.enabled
+    assert {**process, "output_dir": tiny["output_dir"]} == tiny

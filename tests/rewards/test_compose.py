@@ -103,8 +103,9 @@ def test_import_needs_no_torch():
 
 
 def test_reward_names_follow_one_convention():
-    """docs/rewards.md: `<what>_reward` is a ready reward function (TRL's signature) and
-    `make_<what>_reward(...)` a factory that returns one."""
+    """docs/rewards.md: `<what>_reward` is a ready reward function (TRL's signature),
+    `make_<what>_reward(...)` a factory that returns one, and `<what>_turn_reward(turn_hits, ...)`
+    a turn-level process reward."""
     import inspect
 
     import agentic_rag.rewards as rewards
@@ -112,8 +113,15 @@ def test_reward_names_follow_one_convention():
     ready = [
         n
         for n in rewards.__all__
-        if n.endswith("_reward") and not n.startswith("make_") and n != "build_reward"
+        if n.endswith("_reward")
+        and not n.startswith("make_")
+        and not n.endswith("_turn_reward")
+        and n != "build_reward"
     ]  # build_reward(name, **args) is the recipe registry's lookup
+    turn = [n for n in rewards.__all__ if n.endswith("_turn_reward")]
+    assert set(turn) == {f"{name}_turn_reward" for name in rewards.TURN_REWARDS}
+    for name in turn:
+        assert list(inspect.signature(getattr(rewards, name)).parameters)[0] == "turn_hits", name
     factories = [n for n in rewards.__all__ if n.startswith("make_")]
     assert {"format_reward", "make_format_reward", "make_search_budget_reward"} <= {
         *ready,

@@ -180,6 +180,7 @@ def write_training_output(
                         "reward": reward,
                         "rewards": {"exact_match_reward": reward, "format_reward": None},
                         "advantage": reward - mean,
+                        "turn_advantages": [0.25 * (s % 2), None] if g == 0 else [],
                         "final_answer": final,
                         "finish_reason": "answer",
                         "num_searches": 1,

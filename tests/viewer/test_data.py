@@ -132,6 +132,8 @@ def test_training_groups_side_by_side(tmp_path):
             "format_reward": None,
         }
     assert [g["mixed"] for g in groups] == [True, True, False] * 2
+    # process credit, where training had it on: each turn's process advantage
+    assert [s["turn_advantages"] for s in groups[0]["samples"]] == [[0.0, None], [0.25, None]] * 2
     assert payload["problems"] == ["step_000010.jsonl:13: truncated last line"]
     assert payload["log"]["source"].endswith("checkpoint-11/trainer_state.json")  # the newest
     assert len(payload["log"]["rows"]) == 11

@@ -7,6 +7,9 @@ function sampleCard(s) {
     h("div", { class: "sample-head" }, h("span", null, `sample ${missing(s.sample) ? "?" : s.sample}`), h("span", { class: "reward" }, `reward ${fixed(s.reward, 3)}`)),
     h("div", { class: `advantage ${s.advantage > 0 ? "up" : s.advantage < 0 ? "down" : ""}` }, `advantage ${missing(s.advantage) ? "–" : (s.advantage >= 0 ? "+" : "") + s.advantage.toFixed(3)}`),
     rewards.length ? table(["reward", "value"], rewards.map(([k, v]) => [k, fixed(v, 3)]), "kv") : null,
+    (s.turn_advantages || []).some((v) => v)
+      ? h("div", { class: "facts muted" }, "process advantage by turn: " + s.turn_advantages.map((v, i) => `${i + 1}: ${missing(v) ? "–" : (v >= 0 ? "+" : "") + v.toFixed(3)}`).join(" · "))
+      : null,
     h("div", null, h("span", { class: "label" }, "answer"), missing(s.final_answer) ? h("em", { class: "muted" }, "(none)") : s.final_answer),
     h("div", { class: "facts muted" }, `finish: ${s.finish || "?"} · ${missing(s.searches) ? "?" : plural(s.searches, "search")}`),
     h("div", { class: "sample-turns" }, s.turns.length ? turnsView(s.turns) : h("div", { class: "muted" }, "(no turns recorded)")),
