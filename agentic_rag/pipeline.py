@@ -3,6 +3,8 @@
     prepare_world     only with an `offline:` section: the fictional KB, its index and an
                       untrained tiny policy, which the recipe is then pointed at
     questions         data.train, minus `data.holdout` questions of data.eval kept for scoring
+                      and those too long for the policy's context; a run they would give zero
+                      GRPO steps is refused here, before any index or model loads
     warm_start        SFT on demonstrations (the offline world's, or `warm_start.examples`
                       from gold supporting passages); GRPO trains on the questions left
     evaluate          the held-out questions with the starting policy (and a pretrained base)
@@ -11,14 +13,13 @@
     write_summary     OUTPUT_DIR/summary.json and curves.png
 
 Every stage's output is reused on a re-run, so `--resume` after a kill continues where it
-stopped. It sits above `training`, `evaluation` and `offline`, which never import each other.
+stopped (an interrupted index build included; a checkpoint cut short is built again). It sits above `training`, `evaluation` and `offline`, which never import each other.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,12 @@ from agentic_rag.offline.demonstrations import kb_demonstrations, split_question
 from agentic_rag.offline.world import prepare_world
 from agentic_rag.protocols import make_protocol
 from agentic_rag.recipe import Recipe, derive
+from agentic_rag.recipe.rules import check_enough_questions, check_training
 from agentic_rag.search import SearchTool, load_search_tool
 from agentic_rag.training.curves import plot_curves
 from agentic_rag.training.grpo import train_grpo
 from agentic_rag.training.warm_start import run_sft, supporting_plans
+from agentic_rag.wall_clock import WallClock
 
 EVAL_BATCH_SIZE = 64
 """Questions per generation call when scoring held-out questions."""
@@ -108,19 +111,36 @@ def say(message: str) -> None:
 
 
 def train_recipe(recipe: Recipe, resume: bool = False) -> dict[str, Any]:
-    """Every stage for `recipe` (see the module docstring); returns the summary it writes."""
-    started = time.perf_counter()
+    """Every stage for `recipe` (see the module docstring); returns the summary it writes.
+    `wall_seconds` sums this run and every `--resume` of it (OUTPUT_DIR/wall_clock.json)."""
+    check_training(recipe)
+    out = Path(recipe.grpo.output_dir)
+    clock = WallClock(out, resume, write=is_main_process())
+    try:
+        summary, log_history = _stages(recipe, resume, clock)
+    finally:
+        clock.stop()
+    write_summary(summary, log_history, out)
+    return summary
+
+
+def _stages(recipe: Recipe, resume: bool, clock: WallClock) -> tuple[dict[str, Any], list[dict]]:
     given = recipe
     if recipe.offline is not None:
         policy = "" if recipe.model.model_name_or_path else ", tiny policy"
         say(f"offline world under {recipe.grpo.output_dir}: fictional KB, index{policy}")
-        recipe = prepare_world(recipe)
+        # the world's questions are counted before its index is built
+        recipe = prepare_world(recipe, resume, lambda r: check_steps(r, questions(r)[1]))
     out = Path(recipe.grpo.output_dir)
-    search = load_search_tool(recipe.retriever)
     recipe, train = questions(recipe)
+    summary: dict[str, Any] = {"seed": recipe.grpo.seed}
+    train, refused = fitting_questions(recipe, train)
+    if refused:
+        summary["refused_questions"] = refused
+    check_steps(recipe, train)
+    search = load_search_tool(recipe.retriever)  # loading an index can take minutes: checks first
     data = recipe.data.eval
     evaluate_here = bool(data) and is_main_process()
-    summary: dict[str, Any] = {"seed": recipe.grpo.seed}
     label, demos = "start", None
     if recipe.offline is not None or recipe.warm_start.examples:
         if evaluate_here and recipe.offline is None:  # the offline world's base is untrained
@@ -132,6 +152,7 @@ def train_recipe(recipe: Recipe, resume: bool = False) -> dict[str, Any]:
             say(f"base model: held-out EM {_ems(summary['base'])}")
         sft_dir, train, demos = warm_start(recipe, train, search)
         recipe, label = derive(recipe, {"model_name_or_path": str(sft_dir)}), "sft"
+        check_enough_questions(recipe.grpo, len(train), "questions left after the warm start")
     if evaluate_here:
         start = recipe.model.model_name_or_path
         summary[label] = evaluate_checkpoint(start, recipe, data, out / "eval" / label, search)[
@@ -140,6 +161,8 @@ def train_recipe(recipe: Recipe, resume: bool = False) -> dict[str, Any]:
         say(f"{label}: held-out EM {summary[label]['em']:.3f}, F1 {summary[label]['f1']:.3f}")
     trainer = train_grpo(recipe, train, search, resume=resume, sft_rows=demos)
     summary["grpo_steps"] = trainer.state.global_step
+    if not trainer.state.global_step:  # checked up front; never report SFT as "after GRPO"
+        raise RuntimeError(f"GRPO trained zero steps in {out}; nothing to evaluate")
     log_history = trainer.state.log_history
     del trainer  # free the policy, optimizer and reference model before the final evaluation
     if evaluate_here:
@@ -152,12 +175,11 @@ def train_recipe(recipe: Recipe, resume: bool = False) -> dict[str, Any]:
                 mode: em_difference(out / "eval" / "base", mode, final, "agentic")
                 for mode in ("naive", "agentic")
             }
-    summary["wall_seconds"] = round(time.perf_counter() - started, 1)
+    summary["wall_seconds"] = clock.seconds()
     summary["recipe"] = given.source
     if recipe.offline is not None:
         summary["offline"] = asdict(recipe.offline)
-    write_summary(summary, log_history, out)
-    return summary
+    return summary, log_history
 
 
 def questions(recipe: Recipe) -> tuple[Recipe, list[QAExample]]:
@@ -174,6 +196,41 @@ def questions(recipe: Recipe) -> tuple[Recipe, list[QAExample]]:
     return recipe, train
 
 
+def check_steps(recipe: Recipe, train: list[QAExample]) -> None:
+    """RecipeError when the questions GRPO would train on (those the warm start leaves) make
+    zero GRPO steps: checked before the index, the warm start or any model loads."""
+    if recipe.offline is not None:
+        _, rest = split_questions(recipe.data.train, train, recipe.offline.sft_share)
+        what = "offline: the questions offline.sft_share leaves for GRPO"
+        check_enough_questions(recipe.grpo, len(rest), what)
+        return
+    demos = recipe.warm_start.examples
+    what = f"data.train ({recipe.data.train})"
+    what += f", less the {demos} warm_start.examples used for SFT" if demos else ""
+    check_enough_questions(recipe.grpo, len(train) - demos, what)
+
+
+def fitting_questions(recipe: Recipe, train: list[QAExample]) -> tuple[list[QAExample], int]:
+    """The questions whose prompt fits the policy's context beside a whole completion, and how
+    many did not (each logged with its reason): GRPO needs a completion for every prompt."""
+    from transformers import AutoTokenizer
+
+    from agentic_rag.models import resolve_model
+    from agentic_rag.models.checkpoint import model_context
+    from agentic_rag.rollout import PromptBudget, context_tokens
+
+    model = resolve_model(recipe.model.model_name_or_path)
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    context = model_context(model) or context_tokens(None, tokenizer)
+    budget = PromptBudget(
+        make_protocol(tokenizer, recipe.protocol), context, recipe.rollout.max_completion_tokens
+    )
+    kept = [e for e in train if budget.refusal(e.question) is None]
+    if len(kept) < len(train):
+        say(f"left out {len(train) - len(kept)} training question(s) too long to fit")
+    return kept, len(train) - len(kept)
+
+
 def _ems(by_mode: dict[str, dict[str, float]]) -> str:
     return ", ".join(f"{mode} {m['em']:.3f}" for mode, m in by_mode.items())
 
@@ -188,6 +245,7 @@ def warm_start(
     from transformers import AutoTokenizer
 
     from agentic_rag.models import resolve_model
+    from agentic_rag.models.checkpoint import is_complete
 
     base = resolve_model(recipe.model.model_name_or_path)
     out = Path(recipe.grpo.output_dir) / "sft"
@@ -197,7 +255,7 @@ def warm_start(
         taught, rest = split_questions(recipe.data.train, train, recipe.offline.sft_share)
         taught = taught[: recipe.warm_start.examples or None]
         # the demonstrations search: only when the SFT or the auxiliary SFT term needs them
-        built = (out / "config.json").exists() and not recipe.update.sft_coef
+        built = is_complete(out) and not recipe.update.sft_coef
         shortcuts = recipe.offline.shortcut_fraction
         rows = [] if built else kb_demonstrations(protocol, search, taught, topk, shortcuts, seed)
     else:

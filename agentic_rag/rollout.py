@@ -3,7 +3,10 @@
 Per turn: ONE generation call for every active trajectory, ONE `search_batch` call for every
 query issued in that turn, then observations are appended. The model's tokens are kept exactly as
 sampled (never decoded and re-encoded); observation tokens carry env_mask 0 and log-prob 0.
-Budgets are checked before each generation, so nothing is generated and then dropped.
+Budgets are checked before each generation, so nothing is generated and then dropped. Questions
+are untrusted text: one whose prompt cannot fit the model's context beside the completion budget
+is refused alone (finish_reason "prompt_too_long", the reason in `error`), never sent to the
+backend, and the rest of its batch runs.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol as TypingProtocol
 
 from agentic_rag.backends.base import GREEDY, GenerationBackend, Sampling, SamplingParams
-from agentic_rag.protocols.base import Action, Protocol, check_query
+from agentic_rag.protocols.base import MAX_CHARS_PER_TOKEN, Action, Protocol, check_query
 from agentic_rag.recipe.sections import RolloutConfig
 from agentic_rag.search import SearchTool
 from retriever_index.retriever import Hit
@@ -58,10 +61,13 @@ class Trajectory:
     """Searches that failed in the retriever (e.g. the retrieval server was down)."""
     num_turns: int = 0
     finish_reason: str = ""
-    """"answer", "max_turns", "max_tokens" (budget spent, or an observation could not fit), or
-    "no_action" (the model ended its turn without searching or answering)."""
+    """"answer", "max_turns", "max_tokens" (budget spent, or an observation could not fit),
+    "no_action" (the model ended its turn without searching or answering), or
+    "prompt_too_long" (refused before generating: see `error`)."""
     final_answer: str | None = None
     turns: list[Turn] = field(default_factory=list)
+    error: str | None = None
+    """Why the question was refused without generating (its prompt cannot fit the context)."""
 
     @property
     def done(self) -> bool:
@@ -117,6 +123,51 @@ class Trajectory:
         self.env_mask += [int(model)] * len(ids)
 
 
+class PromptBudget:
+    """Which questions' prompts fit the model's context beside a whole completion. A question is
+    untrusted text: one that does not fit is refused alone, tokenized only as far as the limit
+    needs, so a 5 MB question costs what a page does and never reaches a backend."""
+
+    def __init__(self, protocol: Protocol, context: int | None, max_completion_tokens: int):
+        self.protocol = protocol
+        self.context_tokens = context
+        """The model's context (prompt and completion); None when nobody says (an HTTP server
+        that does not list it): then nothing is refused here."""
+        self.max_completion_tokens = max_completion_tokens
+        self.max_prompt_tokens = None if context is None else context - max_completion_tokens
+        if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
+            raise ValueError(
+                f"rollout.max_completion_tokens={max_completion_tokens} leaves no room for a "
+                f"prompt in the model's {context}-token context: lower it"
+            )
+
+    def refusal(self, question: str) -> str | None:
+        """Why `question`'s prompt cannot fit, or None when it can."""
+        return self.start(question).error
+
+    def start(self, question: str) -> Trajectory:
+        """The question's trajectory before its first turn, or a finished one refused with
+        finish_reason "prompt_too_long" and the reason in `error`."""
+        limit = self.max_prompt_tokens
+        if limit is not None and len(question) > limit * MAX_CHARS_PER_TOKEN:
+            head = self.protocol.prompt_ids(question[: limit * MAX_CHARS_PER_TOKEN])
+            if len(head) > limit:
+                return self._refused(question, f"more than {limit:,}")
+        ids = self.protocol.prompt_ids(question)
+        if limit is not None and len(ids) > limit:
+            return self._refused(question, f"{len(ids):,}")
+        return Trajectory(prompt_ids=ids)
+
+    def _refused(self, question: str, tokens: str) -> Trajectory:
+        why = (
+            f"prompt too long: {tokens} tokens (a question of {len(question):,} characters); "
+            f"at most {self.max_prompt_tokens:,} fit, the model's {self.context_tokens:,}-token "
+            f"context less rollout.max_completion_tokens={self.max_completion_tokens}"
+        )
+        logger.warning("question refused: %s", why)
+        return Trajectory(prompt_ids=[], finish_reason="prompt_too_long", error=why)
+
+
 class RolloutEngine:
     """Runs batches of questions through generate → parse → search → observe."""
 
@@ -131,10 +182,17 @@ class RolloutEngine:
         self.search = search
         self.protocol = protocol
         self.config = config
+        self.budget = PromptBudget(
+            protocol, context_tokens(backend, protocol.tokenizer), config.max_completion_tokens
+        )
+
+    def refusal(self, question: str) -> str | None:
+        """Why `question`'s prompt cannot fit beside a whole completion, or None when it can."""
+        return self.budget.refusal(question)
 
     def run(self, questions: list[str], sampling: Sampling = GREEDY) -> list[Trajectory]:
         """Every question's trajectory; `sampling` is the training recipe's or greedy."""
-        trajectories = [Trajectory(prompt_ids=self.protocol.prompt_ids(q)) for q in questions]
+        trajectories = [self.budget.start(q) for q in questions]
         # A collective backend must be called on every turn by every process, rows or not.
         collective = getattr(self.backend, "collective", False)
         for turn in range(self.config.max_turns):
@@ -286,6 +344,20 @@ def summarize(episodes: list[Episode]) -> dict[str, float]:
         "answered_share": finish["answer"] / n,
         "model_tokens_per_trajectory": sum(e.generated_tokens for e in episodes) / n,
     }
-    for reason in ("max_turns", "max_tokens", "no_action"):
+    for reason in ("max_turns", "max_tokens", "no_action", "prompt_too_long"):
         stats[f"finish_{reason}_share"] = finish[reason] / n
     return stats
+
+
+TOKENIZER_NO_LIMIT = 10**9
+"""transformers' `model_max_length` when a tokenizer states no limit is ~1e30."""
+
+
+def context_tokens(backend: GenerationBackend, tokenizer) -> int | None:
+    """The model's context length: the backend's (the model config or the vLLM engine), else
+    the tokenizer's `model_max_length` when it states one."""
+    known = getattr(backend, "context_tokens", None)
+    if known:
+        return int(known)
+    stated = getattr(tokenizer, "model_max_length", None)
+    return int(stated) if isinstance(stated, int) and 0 < stated < TOKENIZER_NO_LIMIT else None

@@ -7,15 +7,19 @@ never a mix. Files are written to `NAME.tmp` and renamed, so a file that exists 
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import shutil
+import sqlite3
 import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from retriever_index.base import BuildError
 
 
 def staging_dir(out: Path, tag: str = "building") -> Path:
@@ -94,3 +98,39 @@ def swap_into_place(work: Path, out: Path) -> None:
     os.rename(work, out)
     if previous.exists():
         shutil.rmtree(previous)
+
+
+def disk_full(err: BaseException) -> bool:
+    """Whether a write failed for want of space, however the library said it: ENOSPC/EDQUOT,
+    sqlite's "database or disk is full", FAISS's "(No space left on device)", numpy's short
+    write ("N requested and M written")."""
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if not isinstance(err, (OSError, RuntimeError, sqlite3.Error)):
+        return False
+    text = str(err).lower()
+    short_write = "requested and" in text and "written" in text
+    return short_write or any(
+        words in text for words in ("no space left", "disk is full", "disk quota exceeded")
+    )
+
+
+@contextmanager
+def full_disk_is_build_error(work: Path, out: Path) -> Iterator[None]:
+    """A full disk while building `out` (in `work`) as one BuildError naming the folder, the
+    space left and what became of the old index and the finished work."""
+    try:
+        yield
+    except (OSError, RuntimeError, sqlite3.Error) as err:
+        if not disk_full(err):
+            raise
+        free = shutil.disk_usage(out.parent).free if out.parent.exists() else 0
+        said = [
+            f"no space left on the device holding {out.parent} ({free / 2**20:.1f} MiB free) "
+            f"while building {out.name}: free space, or pass --out on another disk"
+        ]
+        if (out / "manifest.json").is_file():
+            said.append(f"the index at {out} is unchanged")
+        if (work / "build_state.json").is_file():
+            said.append(f"finished shards are kept in {work}: re-run with --resume")
+        raise BuildError("; ".join(said)) from None

@@ -18,7 +18,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from retriever_index.atomic import fresh_dir, removed_on_failure, staging_dir, swap_into_place
+from retriever_index.atomic import (
+    fresh_dir,
+    full_disk_is_build_error,
+    removed_on_failure,
+    staging_dir,
+    swap_into_place,
+)
 from retriever_index.base import IndexLoadError
 from retriever_index.checksums import seal
 from retriever_index.corpus import DocStore, ingest
@@ -115,7 +121,7 @@ def build_bm25(corpus: str | Path, out: str | Path, config: BM25Config | None = 
     check_out(out)
     work = staging_dir(out)
     fresh_dir(work, "BM25 builds start over")
-    with removed_on_failure(work):
+    with full_disk_is_build_error(work, out), removed_on_failure(work):
         stats = ingest(corpus, work / DOCS_FILE)
         write_bm25(work, config)
         manifest = _bm25_manifest(stats.count, corpus, stats.sha256, config, started)

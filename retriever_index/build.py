@@ -28,6 +28,7 @@ from tqdm import tqdm
 from retriever_index.atomic import (
     atomic_path,
     fresh_dir,
+    full_disk_is_build_error,
     removed_on_failure,
     staging_dir,
     swap_into_place,
@@ -169,7 +170,8 @@ def build_index(config: BuildConfig, writer: IndexWriter | None = None) -> Manif
     `config.index_type`, kind "dense"); corpus, encoding, resume and swap are shared.
 
     A failure removes the build folder, unless it has finished its corpus pass: then it is kept
-    (with its encoded shards) for `--resume`, and stderr says so.
+    (with its encoded shards) for `--resume`, and the BuildError (or, for an interruption,
+    stderr) says so. A full disk is a BuildError naming the folder and the space left.
     """
     started = time.time()
     corpus, out = Path(config.corpus).resolve(), Path(config.out).resolve()
@@ -183,19 +185,22 @@ def build_index(config: BuildConfig, writer: IndexWriter | None = None) -> Manif
     work = staging_dir(out)
     previous_state = _open_workdir(work, config.resume)
     writer = writer or FactoryWriter(config.index_type, config.train_size)
-    with removed_on_failure(work, keep=lambda: _kept_for_resume(work)):
-        manifest = _build(work, corpus, config, writer, prefixes, previous_state, started)
+    try:
+        with (
+            full_disk_is_build_error(work, out),
+            removed_on_failure(work, keep=(work / STATE_FILE).is_file),
+        ):
+            manifest = _build(work, corpus, config, writer, prefixes, previous_state, started)
+    except BaseException as err:
+        kept = f"finished shards are kept in {work}: re-run with --resume"
+        if not (work / STATE_FILE).is_file() or kept in str(err):
+            raise
+        if isinstance(err, BuildError):
+            raise BuildError(f"{err}; {kept}") from None
+        print(f"build stopped; {kept}", file=sys.stderr)
+        raise
     swap_into_place(work, out)
     return manifest
-
-
-def _kept_for_resume(work: Path) -> bool:
-    if not (work / STATE_FILE).is_file():
-        return False
-    print(
-        f"build stopped; finished shards are kept in {work}: re-run with --resume", file=sys.stderr
-    )
-    return True
 
 
 def _build(

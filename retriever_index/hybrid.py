@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from retriever_index.atomic import (
+    full_disk_is_build_error,
     removed_on_failure,
     staging_dir,
     swap_into_place,
@@ -185,7 +186,10 @@ def build_hybrid(
     if hybrid.reranker is not None:
         _load_reranker(hybrid.reranker, None)  # fail before an hour of encoding, not after
     staging = staging_dir(out, "hybrid")
-    with removed_on_failure(staging):  # the dense build keeps its own folder for --resume
+    with (
+        full_disk_is_build_error(staging, out),
+        removed_on_failure(staging),  # the dense build keeps its own folder for --resume
+    ):
         dense = build_index(replace(build, out=str(staging)))
         write_bm25(staging, bm25)
         write_json_atomic(staging / HYBRID_FILE, asdict(hybrid))

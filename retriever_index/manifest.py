@@ -85,6 +85,16 @@ class Manifest:
 
 
 def _missing_hint(folder: Path, path: Path) -> str:
+    if folder.is_file():
+        corpus = folder.suffix == ".jsonl"
+        return (
+            f"index {folder} is a file; an index is the folder `agentic-rag index build` writes"
+            + (
+                f": to index this corpus, `agentic-rag index build --corpus {folder} --out DIR`"
+                if corpus
+                else ""
+            )
+        )
     if not folder.exists():
         msg = f"index folder not found: {folder}"
     else:

@@ -217,3 +217,21 @@ class ScriptedBackend:
                 new, finish = new[: params.max_new_tokens], "length"
             out.append(Generation(new, [-1.0] * len(new), finish))
         return out
+
+
+@pytest.fixture
+def prompt_sizes(monkeypatch) -> list[int]:
+    """The longest prompt (+ new tokens) each HFBackend.generate call receives in the test: no
+    backend may be handed a prompt longer than its model's context."""
+    from agentic_rag.backends.hf import HFBackend
+
+    seen: list[int] = []
+    real = HFBackend.generate
+
+    def spy(self, prompts, params):
+        if prompts:
+            seen.append(max(len(p) for p in prompts) + params.max_new_tokens)
+        return real(self, prompts, params)
+
+    monkeypatch.setattr(HFBackend, "generate", spy)
+    return seen

@@ -66,6 +66,10 @@ class GenerationBackend(Protocol):
     A backend whose `generate` is a collective across training processes (a server only the
     main process talks to) sets `collective = True`: every process must then make the same
     calls, so the rollout engine calls it on every turn, with an empty batch once its own
-    trajectories are done."""
+    trajectories are done.
+
+    A backend that knows its model's context length (prompt plus generated tokens) says so in
+    `context_tokens`; the rollout engine then refuses prompts that cannot fit, one by one,
+    before they reach `generate`."""
 
     def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]: ...

@@ -168,10 +168,23 @@ class HFBackend:
         )
         self._last: _Turn | None = None
 
+    @property
+    def context_tokens(self) -> int | None:
+        """The model's position limit (`max_position_embeddings` of its text config)."""
+        config = self.model.config
+        config = config.get_text_config() if hasattr(config, "get_text_config") else config
+        limit = getattr(config, "max_position_embeddings", None)
+        return limit if isinstance(limit, int) and limit > 0 else None
+
     @torch.no_grad()
     def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]:
         if not prompts:
             return []
+        limit, longest = self.context_tokens, max(len(p) for p in prompts)
+        if limit is not None and longest > limit:
+            # the rollout engine refuses such prompts; a direct caller gets this, not an
+            # attention matrix sized for a prompt the model was never trained to read
+            raise ValueError(f"a prompt of {longest:,} tokens exceeds the model's {limit:,}")
         with _neutral_defaults(self.model):
             return self._generate(prompts, params)
 

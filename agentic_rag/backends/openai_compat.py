@@ -12,6 +12,7 @@ retried with exponential backoff; any other HTTP error fails at once with the se
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from types import TracebackType
@@ -58,6 +59,21 @@ class OpenAICompatBackend:
         self.url = config.base_url.rstrip("/") + "/completions"
         headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
         self._client = httpx.Client(timeout=config.timeout_s, headers=headers)
+
+    @functools.cached_property
+    def context_tokens(self) -> int | None:
+        """The served model's `max_model_len`, as vLLM and SGLang list it at /models; None when
+        the server does not say (over-long prompts then fail at the server)."""
+        try:
+            url = self.config.base_url.rstrip("/") + "/models"
+            listed = self._client.get(url, timeout=10.0).json()
+            for model in listed.get("data", []):
+                limit = model.get("max_model_len")
+                if model.get("id") == self.config.model and isinstance(limit, int):
+                    return limit
+        except (httpx.HTTPError, ValueError, AttributeError, TypeError):
+            pass
+        return None
 
     def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]:
         if not prompts:

@@ -101,6 +101,14 @@ class VLLMBackend:
     def __init__(self, llm):
         self.llm = llm
 
+    @property
+    def context_tokens(self) -> int | None:
+        """The engine's `max_model_len` (prompt plus generated tokens)."""
+        try:
+            return int(self.llm.llm_engine.model_config.max_model_len)
+        except (AttributeError, TypeError, ValueError):
+            return None
+
     def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Generation]:
         if not prompts:
             return []

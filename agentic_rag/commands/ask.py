@@ -40,8 +40,10 @@ def run(args: argparse.Namespace) -> int:
 
     from agentic_rag.backends.base import Sampling
     from agentic_rag.backends.factory import load_backend
+    from agentic_rag.commands.preflight import check_budget, check_retriever
     from agentic_rag.commands.recipe_args import recipe_from_args
     from agentic_rag.models import resolve_model
+    from agentic_rag.models.checkpoint import check_model
     from agentic_rag.protocols import make_protocol
     from agentic_rag.rollout import RolloutEngine
     from agentic_rag.search import load_search_tool
@@ -50,9 +52,12 @@ def run(args: argparse.Namespace) -> int:
     args.overrides = [w for w in args.overrides if _OVERRIDE.match(w)]
     if args.samples < 1:
         raise ValueError(f"--samples must be >= 1, got {args.samples}")
+    check_model(args.model)
     recipe = recipe_from_args(args, args.model)
     if not (recipe.retriever.index or recipe.retriever.url):
         raise ValueError("ask needs a retriever: --index DIR or --retriever-url URL")
+    check_retriever(recipe.retriever)
+    check_budget(args.model, recipe.rollout.max_completion_tokens)
     model = resolve_model(args.model)
     tokenizer = AutoTokenizer.from_pretrained(model)
     engine = RolloutEngine(
@@ -95,6 +100,7 @@ def record(question: str, trajectories: list, tokenizer, seconds: float) -> dict
             {
                 "final_answer": t.final_answer,
                 "finish_reason": t.finish_reason,
+                "error": t.error,
                 "num_searches": t.num_searches,
                 "num_invalid": t.num_invalid,
                 "generated_tokens": t.generated_tokens,
@@ -116,6 +122,8 @@ def show(
     for n, t in enumerate(trajectories):
         if len(trajectories) > 1:
             print(f"\n=== sample {n + 1} of {len(trajectories)} ===", file=out)
+        if t.error:
+            print(f"refused: {t.error}", file=out)
         for i, turn in enumerate(t.turns, start=1):
             text = tokenizer.decode(t.completion_ids[turn.start : turn.end])
             print(f"\n--- turn {i} ({turn.action}) ---\n{text}", file=out)

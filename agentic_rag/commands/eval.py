@@ -78,24 +78,32 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from agentic_rag.commands.preflight import check_budget, check_out_dir, check_retriever
     from agentic_rag.commands.recipe_args import recipe_from_args
     from agentic_rag.evaluation.evaluate import EvalSettings, evaluate
+    from agentic_rag.models.checkpoint import check_model
 
     missing = [f"--{k}" for k in ("model", "out") if not getattr(args, k)]
     if missing:
-        raise SystemExit(
-            f"agentic-rag eval: missing {', '.join(missing)} (see agentic-rag eval --help)"
-        )
+        raise ValueError(f"eval needs {', '.join(missing)} (see agentic-rag eval --help)")
+    check_out_dir(args.out, "--out")
+    if args.backend != "openai":
+        check_model(args.model)
+    if args.tokenizer:
+        check_model(args.tokenizer, "--tokenizer", weights=False)
     recipe = recipe_from_args(args, args.model)
+    check_budget(args.model, recipe.rollout.max_completion_tokens)
     data = args.data or recipe.data.eval
     if not data:
-        raise SystemExit("agentic-rag eval: missing --data (the recipe has no data.eval either)")
+        raise ValueError("eval needs --data (the recipe has no data.eval either)")
     dataset_indexes = {}
     for item in args.dataset_index:
         name, sep, where = item.partition("=")
         if not (sep and name and where):
-            raise SystemExit(f"agentic-rag eval: --dataset-index {item!r}: expected NAME=DIR")
+            raise ValueError(f"--dataset-index {item!r}: expected NAME=DIR")
         dataset_indexes[name] = where
+    if args.mode != "direct":
+        check_retriever(recipe.retriever, dataset_indexes)
     settings = EvalSettings(
         model=args.model,
         data=[s for s in data.split(",") if s],

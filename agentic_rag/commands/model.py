@@ -27,12 +27,9 @@ def register(subparsers) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from agentic_rag.models.gguf_import import ModelImportError, import_gguf
+    from agentic_rag.models.gguf_import import import_gguf
 
-    try:
-        out = import_gguf(args.file, args.out, dtype=args.dtype, overwrite=args.overwrite)
-    except (FileNotFoundError, FileExistsError, ImportError, ModelImportError) as exc:
-        raise SystemExit(f"agentic-rag model import-gguf: {exc}") from exc
+    out = import_gguf(args.file, args.out, dtype=args.dtype, overwrite=args.overwrite)
     print(f"checkpoint: {out}")
     return 0
 

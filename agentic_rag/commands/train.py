@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output_dir:
         values["output_dir"] = args.output_dir
     recipe = load_recipe(args.config, list(args.overrides), values)
+    _preflight(recipe)
     _set_threads(recipe)
     _warn_cpu_bf16(recipe)
     from agentic_rag.pipeline import train_recipe
@@ -46,6 +47,29 @@ def run(args: argparse.Namespace) -> int:
     train_recipe(recipe, resume=args.resume)
     _leave_process_group()
     return 0
+
+
+def _preflight(recipe) -> None:
+    """The recipe's combinations, model, index and output folder checked before any stage runs,
+    the import-free checks first (a bad input ends in about a second)."""
+    from agentic_rag.commands.preflight import check_budget, check_out_dir, check_retriever
+    from agentic_rag.models.checkpoint import check_model
+    from agentic_rag.recipe.rules import check_environment, check_training
+
+    check_training(recipe)
+    model = recipe.trl.get("model_name_or_path")  # ModelConfig would import TRL
+    if model:
+        check_model(model, "model_name_or_path")
+        check_budget(model, recipe.rollout.max_completion_tokens)
+    elif recipe.offline is None:  # the offline default builds its own tiny model
+        raise ValueError(
+            "model_name_or_path is not set: the policy to train (a checkpoint folder, a Hub id "
+            "or a named model such as smollm2-135m-instruct)"
+        )
+    if recipe.offline is None:  # the offline world builds its own index
+        check_retriever(recipe.retriever)
+    check_out_dir(recipe.grpo.output_dir, "output_dir")  # recipe.grpo: TRL's own checks
+    check_environment(recipe.grpo)
 
 
 def _leave_process_group() -> None:

@@ -84,6 +84,9 @@ class ModeMetrics:
     seed 0; `compare.mean_interval`, the method of `eval compare`). None in older files."""
     sub_em_ci: tuple[float, float] | None = None
     f1_ci: tuple[float, float] | None = None
+    refused: int = 0
+    """Questions refused before generating (their prompt cannot fit the model's context; the
+    prediction's `error` says why): counted in `n`, scored 0."""
 
 
 def _mean(values: list[float]) -> float:
@@ -111,6 +114,7 @@ def _aggregate_group(preds: list[Prediction]) -> ModeMetrics:
         em_ci=mean_interval([p.em for p in preds]),
         sub_em_ci=mean_interval([p.sub_em for p in preds]),
         f1_ci=mean_interval([p.f1 for p in preds]),
+        refused=sum(p.finish_reason == "prompt_too_long" for p in preds),
     )
 
 

@@ -29,6 +29,8 @@ from agentic_rag.rollout import RolloutEngine, Trajectory
 from agentic_rag.search import SearchTool
 
 MODES = ("direct", "naive", "agentic")
+REFUSED_QUESTION_CHARS = 2000
+"""A refused question is recorded cut to this many characters (its record says how long)."""
 # FlashRAG's zero-shot and naive-RAG instructions (flashrag/pipeline, flashrag/prompt), sent as
 # the user turn so that the model's own default system prompt stays, as in Search-R1's prompts.
 _SHORT = "Only give me the answer and do not output any other words."
@@ -90,11 +92,7 @@ class ModeRunner:
             start = time.perf_counter()
             hits = None
             if mode == "naive":
-                hits = self.search.search_batch([e.question for e in batch], self.rollout.topk)
-                prompts = [
-                    NAIVE_TEMPLATE.format(documents=format_passages(h), question=e.question)
-                    for e, h in zip(batch, hits, strict=True)
-                ]
+                hits, prompts = self._naive_prompts(engine, batch)
             elif mode == "direct":
                 prompts = [DIRECT_TEMPLATE.format(question=e.question) for e in batch]
             else:
@@ -104,7 +102,7 @@ class ModeRunner:
             for i, (example, t) in enumerate(zip(batch, trajectories, strict=True)):
                 if mode != "agentic":
                     self._read_baseline(t, example.question)
-                if hits is not None:  # the harness's search counts as the question's one search
+                if hits is not None and hits[i] is not None:  # the harness's one search
                     t.num_searches, t.queries = 1, [example.question]
                     t.retrieved_ids = [h.id for h in hits[i]]
                     t.retrieved_titles = [h.title for h in hits[i]]
@@ -117,9 +115,40 @@ class ModeRunner:
         bar.close()
         return predictions
 
+    def _naive_prompts(
+        self, engine: RolloutEngine, batch: list[QAExample]
+    ) -> tuple[list[list | None], list[str]]:
+        """One batched search with the questions that can fit the context (a question that
+        cannot is refused by the engine unsearched), and the prompts with the passages found,
+        each cut to `protocol.max_obs_tokens` (the agent's budget for a whole observation)."""
+        fits = [i for i, e in enumerate(batch) if engine.refusal(e.question) is None]
+        queries = [batch[i].question for i in fits]
+        found = self.search.search_batch(queries, self.rollout.topk) if queries else []
+        hits: list[list | None] = [None] * len(batch)
+        for i, h in zip(fits, found, strict=True):
+            hits[i] = h
+        cut = engine.protocol.truncate_text
+        prompts = [
+            e.question
+            if h is None
+            else NAIVE_TEMPLATE.format(
+                documents=format_passages(
+                    [
+                        dataclasses.replace(x, text=cut(x.text, self.protocol.max_obs_tokens))
+                        for x in h
+                    ]
+                ),
+                question=e.question,
+            )
+            for e, h in zip(batch, hits, strict=True)
+        ]
+        return hits, prompts
+
     def _read_baseline(self, t: Trajectory, question: str) -> None:
         """A baseline's one reply is its answer: read by `baseline_answer`. It takes no
         actions, so none is invalid; replies cut at the token limit still answer."""
+        if not t.turns:
+            return  # refused before generating (t.error says why)
         (turn,) = t.turns
         text = self.tokenizer.decode(t.completion_ids[turn.start : turn.end])
         t.final_answer = baseline_answer(text, question)
@@ -131,11 +160,14 @@ class ModeRunner:
         self, mode: str, e: QAExample, t: Trajectory, seconds: float, n: int
     ) -> Prediction:
         scores = score_answer(t.final_answer, e.answers)
+        question = e.question
+        if t.error and len(question) > REFUSED_QUESTION_CHARS:  # the dataset keeps it whole
+            question = f"{question[:REFUSED_QUESTION_CHARS]}... [{len(question):,} characters]"
         return Prediction(
             id=e.id,
             dataset=e.dataset,
             mode=mode,
-            question=e.question,
+            question=question,
             answers=list(e.answers),
             prediction=t.final_answer,
             em=scores.em,
@@ -156,6 +188,7 @@ class ModeRunner:
             supporting_titles=list(e.supporting_titles),
             trajectory=self.tokenizer.decode(t.completion_ids),
             turns=t.describe_turns(self.tokenizer),
+            error=t.error,
         )
 
 

@@ -54,7 +54,8 @@ class Prediction:
     batch_size: int
     """Questions in that batch; questions/s = count / sum(latency_s / batch_size)."""
     finish_reason: str
-    """Why the episode ended (rollout engine): "answer", "max_turns" or "max_tokens"."""
+    """Why the episode ended (rollout engine): "answer", "max_turns", "max_tokens", "no_action"
+    or "prompt_too_long" (see `error`)."""
     num_invalid: int = 0
     """Malformed actions and rejected queries (empty, too long) in this episode."""
     num_search_errors: int = 0
@@ -75,6 +76,9 @@ class Prediction:
     """One per generation turn: {"model": the model's text, "queries": [...], "hits": one list
     of {"id", "title", "score"} per query (or the error message of a failed search),
     "observation": the text appended after the turn}. Empty in runs written before it existed."""
+    error: str | None = None
+    """Why the question was not attempted (finish_reason "prompt_too_long": its prompt cannot fit
+    the model's context); it scores 0. The question is then recorded cut to 2,000 characters."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> Prediction:

@@ -22,6 +22,11 @@ logger = logging.getLogger(__name__)
 
 ActionKind = Literal["search", "answer", "invalid", "end"]
 
+MAX_CHARS_PER_TOKEN = 32
+"""Untrusted text (questions, passages) is cut to this many characters per token it may use
+before it is tokenized, so a 5 MB passage costs what a page does; no tokenizer makes tokens
+this long from real text."""
+
 
 @dataclass(frozen=True)
 class Action:
@@ -131,9 +136,14 @@ class Protocol(ABC):
         trained to see first (BOS for Llama and Gemma base models)."""
         return self._start_ids + self.encode(text)
 
+    def encode_at_most(self, text: str, max_tokens: int) -> list[int]:
+        """The first `max_tokens` tokens of `text`, tokenizing only the prefix they can come from."""
+        max_tokens = max(max_tokens, 0)
+        return self.encode(text[: max_tokens * MAX_CHARS_PER_TOKEN])[:max_tokens]
+
     def truncate_text(self, text: str, max_tokens: int) -> str:
         """`text` cut to `max_tokens` tokens (observations are env text, so a cut mid-word is fine)."""
-        ids = self.encode(text)
-        if len(ids) <= max_tokens:
+        ids = self.encode(text[: max(max_tokens, 0) * MAX_CHARS_PER_TOKEN + 1])
+        if len(ids) <= max_tokens and len(text) <= max_tokens * MAX_CHARS_PER_TOKEN:
             return text
         return self.tokenizer.decode(ids[: max(max_tokens, 0)])

@@ -93,7 +93,7 @@ class TagsProtocol(Protocol):
         (result,) = results
         body = f"Search error: {result}" if isinstance(result, str) else format_passages(result)
         room = min(self.config.max_obs_tokens, budget - len(self._head) - len(self._tail))
-        return self._head + self.encode(body)[:room] + self._tail if room > 0 else None
+        return self._head + self.encode_at_most(body, room) + self._tail if room > 0 else None
 
     def action_text(self, action: Action, thought: str | None = None) -> str:
         # Spaced like the prompt's "<search> query </search>": a name then tokenizes as it does

@@ -7,7 +7,8 @@ as YAML). Every derived field is computed here, once; nothing downstream edits a
 are frozen; change one with `dataclasses.replace`).
 
 Unknown keys are errors with a suggestion, never silently ignored: a typo in `beta` must not train
-a different model than the one asked for.
+a different model than the one asked for. Every value is checked here too (`checks.py`: its type
+and range; `rules.py`: combinations), so a recipe that cannot run fails before any stage starts.
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ from typing import Any
 import yaml
 
 from agentic_rag.backends.base import Sampling
+from agentic_rag.recipe.checks import (
+    RecipeError,
+    check_fields,
+    check_top_level_values,
+    parse_override,
+    read_yaml,
+)
+from agentic_rag.recipe.rules import check_sections, check_training
 from agentic_rag.recipe.sections import (
     SECTIONS,
     CreditConfig,
@@ -92,9 +101,11 @@ class Recipe:
     def grpo(self):
         """trl.GRPOConfig (learning_rate, beta, num_generations, loss_type, temperature, ...),
         with `max_completion_length` = rollout.max_completion_tokens and `reward_weights` from
-        `rewards`. Built on first use: its device checks (bf16 needs a GPU) concern training."""
+        `rewards`. Built on first use: its device checks (bf16 needs a GPU) concern training, as
+        do the combinations `rules.check_training` checks first."""
         from trl import GRPOConfig
 
+        check_training(self)
         keys = trl_keys()
         kwargs = {k: v for k, v in self.trl.items() if k in keys.grpo}
         if "activation_checkpointing" not in kwargs:
@@ -107,7 +118,7 @@ class Recipe:
                 **(kwargs.get("model_init_kwargs") or {}),
                 "dtype": self.model.dtype,
             }
-        return GRPOConfig(**kwargs)
+        return _trl(GRPOConfig, kwargs)
 
     @functools.cached_property
     def model(self):
@@ -115,7 +126,15 @@ class Recipe:
         from trl import ModelConfig
 
         names = trl_keys().model
-        return ModelConfig(**{k: v for k, v in self.trl.items() if k in names})
+        return _trl(ModelConfig, {k: v for k, v in self.trl.items() if k in names})
+
+
+def _trl(cls: type, kwargs: dict[str, Any]):
+    """TRL's config from checked values; what its own checks still refuse is a RecipeError."""
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise RecipeError(f"TRL's {cls.__name__} refuses this recipe: {err}") from None
 
 
 def _suggest(unknown: list[str], known: set[str], top_level: frozenset[str] = frozenset()) -> str:
@@ -130,26 +149,44 @@ def _suggest(unknown: list[str], known: set[str], top_level: frozenset[str] = fr
 
 
 def build_section(cls: type, values: Any, where: str):
-    """`cls(**values)` with nested sections built recursively and unknown keys refused."""
+    """`cls(**values)` with nested sections (and lists of them) built recursively, unknown keys
+    refused and every value checked."""
     if isinstance(values, cls):
         return values
     if not isinstance(values, dict):
-        raise ValueError(f"{where} must be a mapping of keys to values, got {values!r}")
+        raise RecipeError(f"{where} must be a mapping of keys to values, got {values!r}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
         top_level = trl_keys().grpo | trl_keys().model
-        raise ValueError(f"unknown key(s) in {where}: {_suggest(unknown, names, top_level)}")
-    kwargs = {}
+        raise RecipeError(f"unknown key(s) in {where}: {_suggest(unknown, names, top_level)}")
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name not in values
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise RecipeError(
+            f"{where}: {', '.join(missing)} is required (known keys: {sorted(names)})"
+        )
+    kwargs = check_fields(cls, values, where)
     for key, value in values.items():
         kind = hints[key]
-        nested = kind if dataclasses.is_dataclass(kind) else None
-        kwargs[key] = build_section(nested, value, f"{where}.{key}") if nested else value
+        entry = typing.get_args(kind)[0] if typing.get_origin(kind) in (list, tuple) else None
+        if dataclasses.is_dataclass(kind):
+            kwargs[key] = build_section(kind, value, f"{where}.{key}")
+        elif dataclasses.is_dataclass(entry):
+            if not isinstance(value, (list, tuple)):
+                raise RecipeError(f"{where}.{key} must be a list of mappings, got {value!r}")
+            built = [build_section(entry, v, f"{where}.{key}[{i}]") for i, v in enumerate(value)]
+            kwargs[key] = tuple(built)
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{where}: {err}") from None
+        raise RecipeError(f"{where}: {err}") from None
 
 
 _SCIENTIFIC = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
@@ -170,32 +207,32 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     """`key=value` / `section.key=value` overrides; values parse as YAML (numbers, bools, lists)."""
     for item in overrides:
         if "=" not in item:
-            raise ValueError(f"override {item!r} must look like key=value or section.key=value")
+            raise RecipeError(f"override {item!r} must look like key=value or section.key=value")
         key, value = item.split("=", 1)
         target = raw
         *parents, leaf = key.split(".")
         for part in parents:
             target = target.setdefault(part, {})
             if not isinstance(target, dict):
-                raise ValueError(f"override {item!r}: {part!r} is not a section")
-        target[leaf] = _yaml_value(yaml.safe_load(value))
+                raise RecipeError(f"override {item!r}: {part!r} is not a section")
+        target[leaf] = _yaml_value(parse_override(item, value))
     return raw
 
 
 def _check_top_level(raw: dict[str, Any], grpo_fields: set[str], model_fields: set[str]) -> None:
     derived = [k for k in raw if k in DERIVED]
     if derived:
-        raise ValueError(f"{derived[0]!r} is derived from {DERIVED[derived[0]]}: set it there")
+        raise RecipeError(f"{derived[0]!r} is derived from {DERIVED[derived[0]]}: set it there")
     unknown = sorted(set(raw) - grpo_fields - model_fields)
     if unknown:
         known = grpo_fields | model_fields | set(SECTIONS) | {"rewards"}
-        raise ValueError(
+        raise RecipeError(
             f"unknown top-level key(s) in recipe: {_suggest(unknown, known)}. Top-level keys are "
             f"TRL GRPOConfig / ModelConfig fields; ours go under {sorted(SECTIONS)} or `rewards`."
         )
     for key, neutral in UNSUPPORTED.items():
         if raw.get(key, neutral) not in (neutral, {}):
-            raise ValueError(
+            raise RecipeError(
                 f"{key}={raw[key]!r}: not applied by agentic_rag's rollouts (the GRPO loss would "
                 "score tokens drawn from another distribution); remove it. Sampling is "
                 "temperature, top_p and top_k."
@@ -210,19 +247,22 @@ def parse_recipe(raw: dict[str, Any]) -> Recipe:
     source = {**raw, **{k: v for k, v in sections.items() if v is not None}, "rewards": rewards_raw}
     keys = trl_keys()
     _check_top_level(raw, set(keys.grpo), set(keys.model))
+    raw = check_top_level_values(raw, keys.types, keys.choices)
     built = {
         name: build_section(cls, sections[name] or {}, name)
         for name, cls in SECTIONS.items()
         if sections[name] is not None or name != "offline"
     }
     if not isinstance(rewards_raw, list):
-        raise ValueError("rewards must be a list of {name, weight, args} entries")
+        raise RecipeError("rewards must be a list of {name, weight, args} entries")
     rewards = tuple(
         build_section(RewardSpec, r, f"rewards[{i}]") for i, r in enumerate(rewards_raw)
     )
     top = {k: raw.get(k, keys.defaults[k]) for k in ("temperature", "top_p", "top_k")}
     sampling = Sampling(float(top["temperature"]), float(top["top_p"]), int(top["top_k"] or 0))
-    return Recipe(trl=raw, rewards=rewards, sampling=sampling, source=source, **built)
+    recipe = Recipe(trl=raw, rewards=rewards, sampling=sampling, source=source, **built)
+    check_sections(recipe)
+    return recipe
 
 
 def set_values(raw: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
@@ -246,9 +286,9 @@ def read_recipe_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"recipe {path} not found; recipes live in recipes/*.yaml")
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw = read_yaml(path) or {}
     if not isinstance(raw, dict):
-        raise ValueError(f"recipe {path} must be a YAML mapping of keys to values")
+        raise RecipeError(f"recipe {path} must be a YAML mapping of keys to values")
     return _yaml_value(raw)
 
 

@@ -1,6 +1,7 @@
 """The top-level keys of a recipe, TRL's `GRPOConfig` and `ModelConfig` fields, known without
 importing TRL: `GRPOConfig` loads transformers and torch (seconds), and parsing a recipe for
-`eval`, `ask` or `agentic-rag recipe` needs only the names.
+`eval`, `ask` or `agentic-rag recipe` needs only the names, each field's type (as a
+`checks.Spec`) and the choices it declares, so every value is checked at parse time.
 
 trl_keys.json lists them for the TRL and transformers versions it names; where other versions
 are installed they are read from TRL itself (correct, only slower). After an upgrade rewrite it
@@ -12,13 +13,30 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import typing
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 KEYS_FILE = Path(__file__).with_name("trl_keys.json")
 SAMPLING_KEYS = ("temperature", "top_p", "top_k")
-DEFAULT_KEYS = (*SAMPLING_KEYS, "gradient_checkpointing")
+TRAINING_KEYS = (
+    "max_steps",
+    "num_train_epochs",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "num_generations",
+    "generation_batch_size",
+    "steps_per_generation",
+    "eval_strategy",
+    "load_best_model_at_end",
+    "save_strategy",
+    "use_peft",
+)
+"""What `rules.check_training` reads: the combinations TRL refuses once training runs are
+checked without importing it."""
+DEFAULT_KEYS = (*SAMPLING_KEYS, "gradient_checkpointing", *TRAINING_KEYS)
 
 
 @dataclass(frozen=True)
@@ -29,8 +47,13 @@ class TrlKeys:
     """`trl.GRPOConfig` fields (TRL's and transformers' `TrainingArguments`')."""
     model: frozenset[str]
     """`trl.ModelConfig` fields."""
-    defaults: dict[str, float | int | bool | None]
-    """GRPOConfig's defaults of `temperature`, `top_p`, `top_k` and `gradient_checkpointing`."""
+    defaults: dict[str, float | int | bool | str | None]
+    """The defaults of `DEFAULT_KEYS`: the sampling keys, `gradient_checkpointing` and the
+    `TRAINING_KEYS`."""
+    types: dict[str, Any]
+    """Every key's type hint as a `checks.Spec` (GRPOConfig's where both configs have a key)."""
+    choices: dict[str, list]
+    """The values a key's field declares in its `choices` metadata, where it does."""
 
     def to_json(self) -> dict:
         return {
@@ -38,6 +61,8 @@ class TrlKeys:
             "grpo": sorted(self.grpo),
             "model": sorted(self.model),
             "defaults": self.defaults,
+            "types": dict(sorted(self.types.items())),
+            "choices": dict(sorted(self.choices.items())),
         }
 
 
@@ -56,13 +81,30 @@ def read_from_trl() -> TrlKeys:
     """The keys as the installed TRL defines them (imports TRL, transformers and torch)."""
     from trl import GRPOConfig, ModelConfig
 
+    from agentic_rag.recipe.checks import spec_of
+
     grpo = {f.name: f for f in dataclasses.fields(GRPOConfig)}
+    model = {f.name: f for f in dataclasses.fields(ModelConfig)}
+    types, choices = {}, {}
+    for cls in (ModelConfig, GRPOConfig):  # GRPOConfig's last: it wins a shared name
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            types[f.name] = spec_of(hints[f.name])
+            if f.metadata.get("choices") is not None:
+                choices[f.name] = list(f.metadata["choices"])
     return TrlKeys(
         versions=installed_versions(),
         grpo=frozenset(grpo),
-        model=frozenset(f.name for f in dataclasses.fields(ModelConfig)),
-        defaults={k: grpo[k].default for k in DEFAULT_KEYS},
+        model=frozenset(model),
+        defaults={k: _plain((grpo.get(k) or model[k]).default) for k in DEFAULT_KEYS},
+        types=types,
+        choices=choices,
     )
+
+
+def _plain(value: Any) -> Any:
+    """A default as JSON holds it (an Enum default as its value)."""
+    return getattr(value, "value", value)
 
 
 def read_file(path: Path = KEYS_FILE) -> TrlKeys:
@@ -72,6 +114,8 @@ def read_file(path: Path = KEYS_FILE) -> TrlKeys:
         grpo=frozenset(raw["grpo"]),
         model=frozenset(raw["model"]),
         defaults=raw["defaults"],
+        types=raw["types"],
+        choices=raw["choices"],
     )
 
 

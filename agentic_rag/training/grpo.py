@@ -77,6 +77,11 @@ def rollout_output(trajectories: list[Trajectory], protocol: str, tokenizer) -> 
     `turn_hits`: each turn's model tokens and retrieved passages, for turn-level credit);
     shapes asserted here because TRL broadcasts mismatched log-prob lengths silently."""
     for t in trajectories:
+        if t.error:  # refused before generating: TRL needs a completion for every prompt
+            raise ValueError(
+                f"a training question was refused ({t.error}); leave such questions out of the "
+                "training set, as agentic_rag.pipeline does"
+            )
         n = len(t.completion_ids)
         if not (len(t.logprobs) == len(t.env_mask) == n > 0):
             raise AssertionError(

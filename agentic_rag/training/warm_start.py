@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentic_rag.data.qa import QAExample
+from agentic_rag.models.checkpoint import is_complete
 from agentic_rag.protocols import Action, Protocol
 from agentic_rag.recipe.sections import WarmStartConfig
 from agentic_rag.recipe.trl_keys import checkpointing
@@ -108,7 +109,7 @@ def run_sft(
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    if (out / "config.json").exists():
+    if is_complete(out):
         return out
     if not rows:
         raise ValueError("no demonstrations for the warm start: check data.train and its passages")
