@@ -95,21 +95,13 @@ class BuildConfig:
     device: str | None = field(
         default=None, metadata={"help": "torch device for the encoder (default: cuda if present)"}
     )
-    encoder_backend: str = field(
-        default=DEFAULT_BACKEND,
-        metadata={
-            "help": "runtime that encodes: torch, or the model exported once to onnx (ONNX "
-            "Runtime) or openvino; searches encode queries with the same",
-            "choices": list(BACKENDS),
-        },
-    )
+    encoder_backend: str = field(default=DEFAULT_BACKEND, metadata={"choices": list(BACKENDS)})
+    """Runtime that encodes: torch, or the model exported once to onnx (ONNX Runtime) or openvino;
+    searches encode queries with the same (the CLI's --encoder-backend documents it)."""
     encoder_precision: str = field(
-        default=DEFAULT_PRECISION,
-        metadata={
-            "help": "fp32, or int8 (onnx/openvino: faster on CPUs, slightly other vectors)",
-            "choices": list(PRECISIONS),
-        },
+        default=DEFAULT_PRECISION, metadata={"choices": list(PRECISIONS)}
     )
+    """fp32, or int8 (onnx/openvino: faster on CPUs, slightly other vectors)."""
     train_size: int = field(
         default=100_000,
         metadata={"help": "passages sampled to train IVF/PQ indexes (FAISS wants >= 39 x nlist)"},
@@ -301,9 +293,7 @@ def _open_workdir(work: Path, resume: bool) -> dict | None:
     state_path = work / STATE_FILE
     if resume and state_path.is_file():
         print(f"resuming build in {work}", file=sys.stderr)
-        # builds started before the encoder runtime was recorded encoded with torch fp32
-        defaults = {"encoder_backend": "torch", "encoder_precision": "fp32"}
-        return defaults | json.loads(state_path.read_text())
+        return json.loads(state_path.read_text())
     fresh_dir(work, "it has no finished corpus pass" if resume else "pass --resume to continue it")
     return None
 

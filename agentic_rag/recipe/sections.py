@@ -41,16 +41,6 @@ class RetrieverConfig:
     """Seconds a request keeps being retried (backoff with jitter) when the server is down or
     busy before the search becomes an error observation: long enough to ride out a restart."""
 
-    def __post_init__(self) -> None:
-        choices = {
-            "encoder_backend": ("torch", "onnx", "openvino"),
-            "encoder_precision": ("fp32", "int8"),
-        }
-        for name, allowed in choices.items():
-            value = getattr(self, name)
-            if value is not None and value not in allowed:
-                raise ValueError(f"retriever.{name} must be one of {list(allowed)}, got {value!r}")
-
 
 @dataclass(frozen=True)
 class ProtocolConfig:
