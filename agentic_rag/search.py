@@ -35,5 +35,10 @@ def load_search_tool(source: RetrieverConfig | str | SearchTool) -> SearchTool:
     from retriever_index import Retriever
 
     return Retriever.load(
-        source.index, device=source.encoder_device, ef_search=source.ef_search, nprobe=source.nprobe
+        source.index,
+        device=source.encoder_device,
+        ef_search=source.ef_search,
+        nprobe=source.nprobe,
+        encoder_backend=source.encoder_backend,
+        encoder_precision=source.encoder_precision,
     )

@@ -17,6 +17,7 @@ QUICK = {
     "server": "`index serve` against in-process search_batch, with and without micro-batching",
 }
 LONG = {
+    "encoder": "torch, ONNX Runtime and OpenVINO encoders (fp32, int8): build and query speed",
     "levers": "what each GRPO-step lever buys on a SmolLM2 warm start (on recipes/smollm2_offline.yaml's warm start; ~1 h)",
     "generation": "our transformers backend against bare generate on SmolLM2 (builds an index)",
     "rollout": "our rollout engine against TRL's tool loop (builds an SFT-warm-started world)",

@@ -8,11 +8,13 @@ never a mix. Files are written to `NAME.tmp` and renamed, so a file that exists 
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import shutil
 import sqlite3
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,6 +61,30 @@ def atomic_path(path: Path) -> Iterator[Path]:
 def write_json_atomic(path: Path, data: object) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def build_once(target: Path, write: Callable[[Path], None]) -> Path:
+    """`target`, first made by `write(tmp)` into an empty sibling folder renamed into place.
+
+    Processes racing here hold an exclusive lock beside `target`: the first builds, the others
+    wait and then find the finished folder, so a shared cache entry is built once and never
+    seen half-written. A failed `write` leaves nothing behind.
+    """
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with (target.parent / f".{target.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not target.is_dir():
+                tmp = target.parent / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+                tmp.mkdir()
+                with removed_on_failure(tmp):
+                    write(tmp)
+                    os.replace(tmp, target)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return target
 
 
 def swap_into_place(work: Path, out: Path) -> None:

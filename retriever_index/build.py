@@ -39,12 +39,17 @@ from retriever_index.checksums import seal
 from retriever_index.corpus import CorpusError, DocStore, file_sha256, ingest
 from retriever_index.embeddings import FlatFile, ShardFiles, sample_rows
 from retriever_index.encoder import (
+    BACKENDS,
+    DEFAULT_BACKEND,
     DEFAULT_ENCODER,
+    DEFAULT_PRECISION,
+    PRECISIONS,
     PREFIX_PRESETS,
     Encoder,
     Prefixes,
     resolve_prefixes,
 )
+from retriever_index.export import check_runtime
 from retriever_index.manifest import DOCS_FILE, INDEX_FILE, Manifest, check_out, library_versions
 
 STATE_FILE = "build_state.json"
@@ -90,6 +95,13 @@ class BuildConfig:
     device: str | None = field(
         default=None, metadata={"help": "torch device for the encoder (default: cuda if present)"}
     )
+    encoder_backend: str = field(default=DEFAULT_BACKEND, metadata={"choices": list(BACKENDS)})
+    """Runtime that encodes: torch, or the model exported once to onnx (ONNX Runtime) or openvino;
+    searches encode queries with the same (the CLI's --encoder-backend documents it)."""
+    encoder_precision: str = field(
+        default=DEFAULT_PRECISION, metadata={"choices": list(PRECISIONS)}
+    )
+    """fp32, or int8 (onnx/openvino: faster on CPUs, slightly other vectors)."""
     train_size: int = field(
         default=100_000,
         metadata={"help": "passages sampled to train IVF/PQ indexes (FAISS wants >= 39 x nlist)"},
@@ -160,6 +172,7 @@ def build_index(config: BuildConfig, writer: IndexWriter | None = None) -> Manif
     if not corpus.is_file():
         raise CorpusError(f"corpus file not found: {corpus} (pass --corpus PATH to a .jsonl file)")
     check_out(out)
+    check_runtime(config.encoder_backend, config.encoder_precision)  # before any work
     prefixes = resolve_prefixes(config.prefix_preset, config.query_prefix, config.passage_prefix)
     work = staging_dir(out)
     previous_state = _open_workdir(work, config.resume)
@@ -199,7 +212,12 @@ def _build(
         count, sha256 = previous_state["count"], file_sha256(corpus)
 
     encoder = Encoder(
-        config.encoder, prefixes=prefixes, batch_size=config.batch_size, device=config.device
+        config.encoder,
+        prefixes=prefixes,
+        batch_size=config.batch_size,
+        device=config.device,
+        backend=config.encoder_backend,
+        precision=config.encoder_precision,
     )
     writer.check(encoder.dim, count)  # fail on bad index settings before encoding
     state = {
@@ -207,6 +225,8 @@ def _build(
         "count": count,
         "encoder": encoder.name,
         "encoder_revision": encoder.revision,
+        "encoder_backend": encoder.backend,
+        "encoder_precision": encoder.precision,
         "passage_prefix": prefixes.passage,
         "dim": encoder.dim,
         "shard_size": config.shard_size,
@@ -243,8 +263,10 @@ def _build(
         factory=spec.factory,
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         build_seconds=round(time.time() - started, 3),
-        versions=library_versions(),
+        versions=library_versions() | encoder.runtime_versions(),
         params=spec.params,
+        encoder_backend=encoder.backend,
+        encoder_precision=encoder.precision,
     )
     manifest = seal(work, manifest, exclude=("shards", STATE_FILE))
     shutil.rmtree(work / "shards", ignore_errors=True)

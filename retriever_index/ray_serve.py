@@ -52,16 +52,18 @@ def _queries_in(batch: list[list[str]]) -> int:
 
 @serve.deployment(name="encoder", max_ongoing_requests=1024)
 class QueryEncoder:
-    def __init__(self, manifest: dict, encoder: str | None, device: str | None, spec: dict):
-        from retriever_index.encoder import Encoder, Prefixes
+    def __init__(self, manifest: dict, load: dict, spec: dict):
+        from retriever_index.dense import query_encoder
 
-        m = Manifest(**manifest)
-        prefixes = Prefixes(query=m.query_prefix, passage=m.passage_prefix)
-        self.encoder = Encoder(encoder or m.encoder, prefixes=prefixes, device=device)
+        self.encoder = query_encoder(
+            Manifest(**manifest),
+            load.get("encoder"),
+            load.get("device"),
+            backend=load.get("encoder_backend"),
+            precision=load.get("encoder_precision"),
+        )
         if spec["torch_threads"]:
-            import torch
-
-            torch.set_num_threads(spec["torch_threads"])
+            self.encoder.set_num_threads(spec["torch_threads"])
         self.encode.set_max_batch_size(spec["max_batch"])
         self.encode.set_batch_wait_timeout_s(spec["max_wait_ms"] / 1e3)
 
@@ -172,7 +174,7 @@ def build_app(
             "num_cpus": ray_config.encoder_cpus,
             "num_gpus": ray_config.encoder_gpus,
         },
-    ).bind(manifest, load.get("encoder"), load.get("device"), spec)
+    ).bind(manifest, load, spec)
     shards = [
         IndexShard.options(
             name=f"shard-{i}",

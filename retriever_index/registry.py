@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from retriever_index.encoder import Encoder
 
 Loader = Callable[..., "Retriever"]
-"""`loader(folder, manifest, docs, *, encoder, device, ef_search, nprobe) -> Retriever`."""
+"""`loader(folder, manifest, docs, *, encoder, device, ef_search, nprobe, encoder_backend,
+encoder_precision) -> Retriever`."""
 
 _LOADERS: dict[str, Loader] = {}
 DEFAULT_CACHE_SIZE = 10_000  # (query, k) results kept by Retriever.load's cache; 0 turns it off
@@ -62,6 +63,8 @@ class Retriever:
         device: str | None = None,
         ef_search: int | None = None,
         nprobe: int | None = None,
+        encoder_backend: str | None = None,
+        encoder_precision: str | None = None,
         cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> Retriever:
         """Open an index folder written by a builder, checking its files against the manifest
@@ -69,7 +72,9 @@ class Retriever:
 
         `encoder` overrides the manifest's encoder (a moved model folder, or an Encoder already in
         memory); False loads a dense index without one, for `search_vectors`. `ef_search` (HNSW)
-        and `nprobe` (IVF) trade speed for recall at search time. `cache_size` bounds the
+        and `nprobe` (IVF) trade speed for recall at search time. `encoder_backend` and
+        `encoder_precision` (default: the index's, from its manifest) pick the query encoder's
+        runtime; another one than the passages' is warned about. `cache_size` bounds the
         query-result cache (0: none); `cache_stats()` reports its hit rate.
         """
         folder = Path(folder)
@@ -90,8 +95,14 @@ class Retriever:
             device=device,
             ef_search=ef_search,
             nprobe=nprobe,
+            encoder_backend=encoder_backend,
+            encoder_precision=encoder_precision,
         )
-        enc_id = [encoder.name, encoder.revision] if hasattr(encoder, "revision") else encoder
+        enc_id = (
+            [encoder.name, encoder.revision, encoder.backend, encoder.precision]
+            if hasattr(encoder, "revision")
+            else [encoder, encoder_backend, encoder_precision]
+        )
         retriever.index_id = index_id(manifest, encoder=enc_id, ef_search=ef_search, nprobe=nprobe)
         retriever.cache = QueryCache(cache_size) if cache_size else None
         return retriever

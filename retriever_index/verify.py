@@ -36,6 +36,11 @@ def verify_index(folder: str | Path, *, write: bool = False) -> str:
     if problems:
         raise IndexLoadError(f"{folder}: {'; '.join(problems)}; rebuild the index")
     summary = f"{folder}: {manifest.kind} index of {manifest.count} passages is intact"
+    if manifest.kind != "bm25":
+        summary += (
+            f"; encoded with {manifest.encoder_backend} {manifest.encoder_precision} "
+            "(queries too, by default)"
+        )
     if manifest.files is not None:
         return f"{summary}; {len(manifest.files)} files match their build checksums"
     if not write:

@@ -25,6 +25,12 @@ class RetrieverConfig:
     encoder_device: str | None = None
     """Device of the query encoder for an in-process index (default: CPU; the GPU belongs to the
     policy)."""
+    encoder_backend: Literal["torch", "onnx", "openvino"] | None = None
+    """Query encoder runtime for an in-process index: torch, onnx (ONNX Runtime) or openvino
+    (default: the one the index was built with, from its manifest; another one is warned about,
+    since an int8 encoder's vectors are a slightly different space)."""
+    encoder_precision: Literal["fp32", "int8"] | None = None
+    """fp32, or int8 with onnx/openvino, for the query encoder (default: the index's)."""
     ef_search: int | None = None
     """HNSW efSearch at load time."""
     nprobe: int | None = None

@@ -277,11 +277,20 @@ def _document(hit: Any) -> dict[str, str]:
 
 
 def _describe(searcher: Any) -> dict[str, Any]:
+    from retriever_index.encoder import Encoder
+
     manifest = asdict(searcher.manifest)
+    encoder = getattr(getattr(searcher, "dense", searcher), "encoder", None)  # hybrid: its half
+    runtime = (
+        {"backend": encoder.backend, "precision": encoder.precision, "device": encoder.device}
+        if isinstance(encoder, Encoder)
+        else None  # BM25, or Ray Serve's separate encoder deployment
+    )
     return {
         "kind": manifest["kind"],
         "passages": manifest["count"],
         "encoder": manifest["encoder"],
+        "query_encoder": runtime,
         "manifest": manifest,
     }
 

@@ -60,8 +60,9 @@ class ServerConfig:
     torch_threads: int = field(
         default=0,
         metadata={
-            "help": "torch intra-op threads for the query encoder; 0 = CPU cores - 1, leaving "
-            "one core to the event loop (docs/retrieval_service.md: workers and threads)"
+            "help": "intra-op threads of the query encoder (torch, ONNX Runtime or OpenVINO); "
+            "0 = CPU cores - 1, leaving one core to the event loop (docs/retrieval_service.md: "
+            "workers and threads)"
         },
     )
     api_key: str | None = field(

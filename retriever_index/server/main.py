@@ -39,10 +39,14 @@ def app_from_env() -> Any:
     except ValueError as e:  # IndexLoadError included
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
-    if "torch" in sys.modules:  # a dense encoder was loaded (BM25 never imports torch)
+    threads = config.torch_threads or max(1, (os.cpu_count() or 2) - 1)
+    if "torch" in sys.modules:  # a torch encoder or reranker was loaded (BM25 never imports it)
         import torch
 
-        torch.set_num_threads(config.torch_threads or max(1, (os.cpu_count() or 2) - 1))
+        torch.set_num_threads(threads)
+    dense = getattr(searcher, "dense", searcher)  # a hybrid index encodes with its dense half
+    if getattr(dense, "encoder", None) is not None:
+        dense.encoder.set_num_threads(threads)  # ONNX Runtime/OpenVINO fix theirs per session
     return create_app(searcher, config)
 
 

@@ -65,3 +65,46 @@ def test_build_flags_come_from_the_config_dataclass(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["index", "build", "--out", "o"])  # --corpus is required
     assert "--corpus" in capsys.readouterr().err
+
+
+def test_encoder_runtime_flags_build_verify_and_search(tiny_corpus, tmp_path, capsys):
+    pytest.importorskip("onnxruntime", reason="onnxruntime not installed (the encoders extra)")
+    out = tmp_path / "idx"
+    assert main(["index", "build", "--corpus", str(tiny_corpus), "--out", str(out),
+                 "--encoder-backend", "onnx", "--encoder-precision", "int8"]) == 0  # fmt: skip
+    assert "-dim, sentence-transformers/all-MiniLM-L6-v2, onnx int8)" in capsys.readouterr().out
+    assert (Manifest.read(out).encoder_backend, Manifest.read(out).encoder_precision) == (
+        "onnx", "int8"
+    )  # fmt: skip
+    assert main(["index", "verify", str(out)]) == 0
+    assert "encoded with onnx int8 (queries too, by default)" in capsys.readouterr().out
+
+    query = ["index", "search", str(out), "Who discovered penicillin?", "-k", "1", "--json"]
+    assert main(query) == 0  # the index's own runtime: no warning
+    captured = capsys.readouterr()
+    assert captured.err == "" and json.loads(captured.out)[0]["title"] == "Penicillin"
+    # another runtime is allowed and warned about in one line; torch alone means torch fp32
+    assert main([*query, "--encoder-backend", "torch"]) == 0
+    captured = capsys.readouterr()
+    warned = [line for line in captured.err.splitlines() if line.startswith("warning:")]
+    assert len(warned) == 1 and warned[0].startswith(
+        "warning: queries are encoded with torch fp32 but the index's passages with onnx int8"
+    )
+    assert json.loads(captured.out)[0]["title"] == "Penicillin"
+
+
+def test_encoder_runtime_choices_are_checked_by_the_parser(capsys):
+    parser = argparse.ArgumentParser(prog="x")
+    index_cli.register(parser.add_subparsers())
+    for action in (["build", "--corpus", "c", "--out", "o"], ["search", "d", "q"], ["serve", "d"]):
+        args = parser.parse_args(["index", *action, "--encoder-backend", "openvino",
+                                  "--encoder-precision", "int8"])  # fmt: skip
+        assert (args.encoder_backend, args.encoder_precision) == ("openvino", "int8")
+        with pytest.raises(SystemExit):
+            parser.parse_args(["index", *action, "--encoder-backend", "tensorrt"])
+        assert "invalid choice: 'tensorrt'" in capsys.readouterr().err
+    build = parser.parse_args(["index", "build", "--corpus", "c", "--out", "o"])
+    assert (build.encoder_backend, build.encoder_precision) == (None, None)  # BuildConfig's
+    assert index_cli._config(index_cli.BuildConfig, build).encoder_backend == (
+        index_cli.BuildConfig.encoder_backend
+    )

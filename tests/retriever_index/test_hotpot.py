@@ -54,3 +54,24 @@ def test_hnsw32_keeps_95_percent_of_flat_recall(loaded):
     approx = recall_at_k(r.hits(scores, rows), gold, 10)
     assert approx >= 0.95 * flat, (approx, flat)
     assert isinstance(faiss.downcast_index(hnsw), faiss.IndexHNSWFlat)
+
+
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_int8_encoders_keep_the_retrieval(loaded, hotpot_index, tmp_path, backend):
+    """Issue #26's bar on real questions: an index built and queried with an int8 encoder finds
+    what torch fp32 finds (recall@10 within 0.01, top-10 overlap >= 0.93 per query on average)."""
+    pytest.importorskip({"onnx": "onnxruntime", "openvino": "nncf"}[backend])
+    from retriever_index.build import BuildConfig, build_index
+
+    r, questions, _, _, gold = loaded
+    out = tmp_path / backend
+    build_index(BuildConfig(corpus=str(hotpot_index.subset.corpus), out=str(out),
+                            encoder_backend=backend, encoder_precision="int8"))  # fmt: skip
+    fast = Retriever.load(out, cache_size=0)
+    assert (fast.encoder.backend, fast.encoder.precision) == (backend, "int8")
+    texts = [q["question"] for q in questions]
+    want, got = r.search_batch(texts, 10), fast.search_batch(texts, 10)
+    overlap = np.mean([len({h.id for h in a} & {h.id for h in b}) / 10
+                       for a, b in zip(got, want, strict=True)])  # fmt: skip
+    recall, base = recall_at_k(got, gold, 10), recall_at_k(want, gold, 10)
+    assert abs(recall - base) <= 0.01 and overlap >= 0.93, (recall, base, overlap)

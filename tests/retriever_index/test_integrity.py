@@ -153,7 +153,10 @@ def test_nan_vectors_are_refused_on_load_and_reported_by_verify(index_copy, caps
 def test_verify_passes_a_good_index_and_write_records_checksums_for_an_old_one(index_copy, capsys):
     recorded = Manifest.read(index_copy).files
     assert main(["index", "verify", str(index_copy)]) == 0
-    assert "intact; 2 files match their build checksums" in capsys.readouterr().out
+    assert (
+        "intact; encoded with torch fp32 (queries too, by default); 2 files match their build "
+        "checksums" in capsys.readouterr().out
+    )
 
     _strip_checksums(index_copy)
     with pytest.warns(UserWarning, match=r"records no file checksums.*index verify .* --write"):

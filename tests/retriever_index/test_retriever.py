@@ -50,7 +50,7 @@ def test_search_is_search_batch_of_one(retriever, tiny_queries):
 def test_a_batch_is_one_encoder_call_and_one_faiss_call(tiny_index, tiny_queries):
     r = Retriever.load(tiny_index)
     calls = {"encode": 0, "faiss": 0}
-    real_encode, real_index = r.encoder.model.encode, r.index
+    real_encode, real_index = r.encoder._forward, r.index
 
     def encode(*args, **kwargs):
         calls["encode"] += 1
@@ -61,7 +61,7 @@ def test_a_batch_is_one_encoder_call_and_one_faiss_call(tiny_index, tiny_queries
             calls["faiss"] += 1
             return real_index.search(x, k)
 
-    r.encoder.model.encode = encode
+    r.encoder._forward = encode
     r.index = CountingIndex()
     hits = r.search_batch([q for q, _ in tiny_queries] * 20, 5)
     assert len(hits) == 100 and calls == {"encode": 1, "faiss": 1}
@@ -71,13 +71,13 @@ def test_repeated_queries_are_encoded_once(tiny_index, tiny_queries):
     r = Retriever.load(tiny_index)
     queries = [q for q, _ in tiny_queries]
     encoded: list[str] = []
-    real_encode = r.encoder.model.encode
+    real_encode = r.encoder._forward
 
     def encode(sentences, *args, **kwargs):
         encoded.extend(sentences)
         return real_encode(sentences, *args, **kwargs)
 
-    r.encoder.model.encode = encode
+    r.encoder._forward = encode
     repeated = [queries[0], queries[1], queries[0], queries[2], queries[1], queries[0]]
     hits = r.search_batch(repeated, 4)
     assert len(encoded) == 3

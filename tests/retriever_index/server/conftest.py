@@ -80,6 +80,7 @@ class ServerProcess:
         cmd = [sys.executable, "-m", "agentic_rag.cli", "index", "serve", str(self.index_dir)]
         cmd += ["--port", str(self.port), "--log-level", "warning", *self.flags]
         log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
+        self.log_path = Path(log.name)
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_ready(self.url, self.proc)
@@ -88,6 +89,10 @@ class ServerProcess:
             log.seek(0)
             raise RuntimeError(f"{e}; server log:\n{log.read()[-3000:]}") from None
         return self
+
+    def log_text(self) -> str:
+        """What the server has printed so far (stdout and stderr)."""
+        return self.log_path.read_text(errors="replace")
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
