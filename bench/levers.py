@@ -3,8 +3,10 @@ run once per setting, one after another on the same machine, each setting adding
 
 Baseline: recipes/smollm2_hotpotqa.yaml's step as it was (TRL's own GRPOTrainer, 2 questions x
 G=8 in 2 passes of 8, 4 turns x 48 tokens, top-1 passage cut to 128 tokens, beta 0.01, every
-weight trained). Reported per setting: step seconds (median), trajectories trained per second
-and its ratio to the baseline, and the process's peak resident memory.
+weight trained). Every setting runs at learning rate 0, so all sample the same trajectories and
+only the update machinery differs. Reported per setting: step seconds (median), trajectories
+trained per second and its ratio to the baseline, the process's peak resident memory, and the
+share of rows the update trained (beta 0 skips rows without advantage).
 
 Run (a warm-started SmolLM2 checkpoint, e.g. recipes/smollm2_offline.yaml's OUTPUT_DIR/sft):
     .venv/bin/python bench/levers.py --model outputs/smollm2_offline/sft [--steps 3] [--only N,M]
@@ -23,6 +25,8 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_MODEL = HERE.parent / "outputs" / "smollm2_offline" / "sft"
 """recipes/smollm2_offline.yaml's warm start, where `agentic-rag train` writes it."""
 STEP_SHAPE = [
+    "learning_rate=0.0",  # every setting then samples the same trajectories: only the update
+    # machinery differs (a step's update would otherwise change what the next steps generate)
     "protocol.use_chat_template=true",
     "protocol.template=null",
     "protocol.max_obs_tokens=128",
@@ -94,7 +98,7 @@ def main() -> int:
         )
         return 2
     chosen = {int(i) for i in args.only.split(",")} if args.only else None
-    rows = []
+    rows, failed = [], []
     with tempfile.TemporaryDirectory(prefix="bench_levers_") as tmp:
         levers = [(name, plain, o, sys.executable) for name, plain, o in LEVERS]
         if args.vllm_python:
@@ -107,21 +111,23 @@ def main() -> int:
                    "--steps", str(args.steps), "--json", str(out)]  # fmt: skip
             cmd += ["--plain-trl"] * plain + STEP_SHAPE + overrides
             print(f"\n== {number}. {name}", flush=True)
-            if subprocess.call(cmd) != 0:
-                print(f"setting {number} failed", file=sys.stderr)
-                return 1
+            if subprocess.call(cmd) != 0:  # the other settings are still worth their rows
+                print(f"setting {number} failed (its output is above)", file=sys.stderr)
+                failed.append(number)
+                continue
             figures = json.loads(out.read_text())
             rows.append({"setting": name, **figures})
     base = rows[0]["trajectories_per_s"] if rows else 1.0
-    print(f"\n{'setting':60} {'step s':>8} {'traj/s':>8} {'vs first':>9} {'peak GiB':>9}")
+    print(f"\n{'setting':60} {'step s':>8} {'traj/s':>8} {'vs first':>9} {'peak GiB':>9} "
+          f"{'updated':>8}")  # fmt: skip
     for row in rows:
         ratio = row["trajectories_per_s"] / base
         print(f"{row['setting']:60} {row['step_s'][0]:8.1f} {row['trajectories_per_s']:8.3f} "
-              f"{ratio:8.2f}x {row['peak_rss_gib']:9.1f}")  # fmt: skip
+              f"{ratio:8.2f}x {row['peak_rss_gib']:9.1f} {row['live_row_share']:8.0%}")  # fmt: skip
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2))
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

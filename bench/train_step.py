@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -380,21 +380,31 @@ def main() -> int:
         search = _world.CountingSearch(NoRetriever() if gpu_shape else world.search)
         search.search_batch = timing(clock, "retrieval")(search.search_batch)
         callback = StepClock(clock, profile_step=1 if args.torch_profile else None)
-        # The trainer prints its end-of-training metrics dict; the table below says more.
+        # The trainer prints its end-of-training metrics dict; the table below says more. A real
+        # file, not a StringIO: vLLM's engine asks sys.stdout for its fileno().
         with (
             instrument(clock, PROTOCOLS[recipe.protocol.name]),
             plain_trl() if args.plain_trl else contextlib.nullcontext(),
-            redirect_stdout(io.StringIO()),
+            open(os.devnull, "w") as sink,
+            redirect_stdout(sink),
         ):
             trainer = train_grpo(recipe, world.train, search, callbacks=[callback])
         params = trainer.model.num_parameters()
+        # Logging is off, so the trainer's metric lists hold one value per pass of every step.
+        live = trainer._metrics["train"].get("update/live_row_share", [])
+        passes = (args.steps - 1) * recipe.grpo.gradient_accumulation_steps
+        live_share = sum(live[-passes:]) / passes if live else 1.0
     if callback.table:
         print(callback.table)
     measured = clock.steps[1:]
-    return report(args, recipe, measured, params, search, cuda)
+    return report(args, recipe, measured, params, search, cuda, live_share)
 
 
-def report(args, recipe, measured: list[dict], params: int, search, cuda: bool) -> int:
+def report(
+    args, recipe, measured: list[dict], params: int, search, cuda: bool, live_share: float
+) -> int:
+    """Prints the table; `live_share` is the share of rows the update trained (beta 0 skips
+    rows without advantage; TRL's own trainer trains all)."""
     info = _world.machine()
     print(" | ".join(f"{k} {v}" for k, v in info.items()))
     r, g = recipe.rollout, recipe.grpo
@@ -428,11 +438,12 @@ def report(args, recipe, measured: list[dict], params: int, search, cuda: bool) 
     print(f"searches per step: {searches:.1f}; model tokens per step: {tokens / len(measured):.0f}")
     trained = g.per_device_train_batch_size * g.gradient_accumulation_steps
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
-    print(f"trajectories trained per second: {trained / step_med:.3f}; peak RSS {peak:.1f} GiB")
+    print(f"trajectories trained per second: {trained / step_med:.3f}; peak RSS {peak:.1f} GiB; "
+          f"rows with advantage (updated): {live_share:.0%}")  # fmt: skip
     figures = {"machine": info, "parts": rows, "step_s": [step_med, step_lo, step_hi],
                "retrieval_reward_share": key, "generated_tokens_per_s": tokens / gen,
                "searches_per_step": searches, "trajectories_per_s": trained / step_med,
-               "peak_rss_gib": peak}  # fmt: skip
+               "peak_rss_gib": peak, "live_row_share": live_share}  # fmt: skip
     if cuda:
         name = torch.cuda.get_device_name(0)
         peak = (args.peak_tflops or 0) * 1e12 or next((p for k, p in PEAK_BF16 if k in name), 0)
