@@ -79,7 +79,7 @@ PEAK_BF16 = (
 )
 # (part, what it covers); rows of the report in step order.
 PARTS = (
-    ("generation", "HFBackend.generate (transformers generate + per-token log-probs)"),
+    ("generation", "backend.generate (HF: generate + per-token log-probs; or vLLM)"),
     ("prompt tokenization", "protocol.prompt_ids"),
     ("action parsing", "protocol.parse"),
     ("retrieval", "search_batch (query encoding + FAISS)"),
@@ -154,6 +154,7 @@ def instrument(clock: Clock, protocol_cls) -> contextlib.ExitStack:
     from trl import GRPOTrainer
 
     from agentic_rag.backends.hf import HFBackend
+    from agentic_rag.backends.vllm import VLLMBackend
     from agentic_rag.training.trainer import SearchGRPOTrainer
 
     def logps(fn):
@@ -182,6 +183,7 @@ def instrument(clock: Clock, protocol_cls) -> contextlib.ExitStack:
     stack = contextlib.ExitStack()
     for owner, name, wrap in (
         (HFBackend, "generate", timing(clock, "generation")),
+        (VLLMBackend, "generate", timing(clock, "generation")),
         (protocol_cls, "prompt_ids", timing(clock, "prompt tokenization")),
         (protocol_cls, "parse", timing(clock, "action parsing")),
         (protocol_cls, "observation_ids", timing(clock, "observation tokenization")),
@@ -434,14 +436,15 @@ def report(
     tokens = sum(s.get("model tokens", 0.0) for s in measured)
     searches = search.queries / (len(measured) + 1)  # counted over every step
     print(f"retrieval + reward computation share of a step: {key:.1%} (target <= 5%)")
-    print(f"generated tokens/s (model tokens / generation time): {tokens / gen:,.0f}")
+    if gen:
+        print(f"generated tokens/s (model tokens / generation time): {tokens / gen:,.0f}")
     print(f"searches per step: {searches:.1f}; model tokens per step: {tokens / len(measured):.0f}")
     trained = g.per_device_train_batch_size * g.gradient_accumulation_steps
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
     print(f"trajectories trained per second: {trained / step_med:.3f}; peak RSS {peak:.1f} GiB; "
           f"rows with advantage (updated): {live_share:.0%}")  # fmt: skip
     figures = {"machine": info, "parts": rows, "step_s": [step_med, step_lo, step_hi],
-               "retrieval_reward_share": key, "generated_tokens_per_s": tokens / gen,
+               "retrieval_reward_share": key, "generated_tokens_per_s": tokens / gen if gen else None,
                "searches_per_step": searches, "trajectories_per_s": trained / step_med,
                "peak_rss_gib": peak, "live_row_share": live_share}  # fmt: skip
     if cuda:
