@@ -56,6 +56,16 @@ LEVERS = (
     ),
     ("+ one pass of 16", False, [*ONE_PASS, "beta=0.0", "update.trainable_layers=12"]),
     (
+        "+ 4 questions x G=8 in one pass of 32",
+        False,
+        [
+            "per_device_train_batch_size=32",
+            "gradient_accumulation_steps=1",
+            "beta=0.0",
+            "update.trainable_layers=12",
+        ],
+    ),
+    (
         "LoRA r=16 on every linear layer instead of the top 12",
         False,
         [*ONE_PASS, "beta=0.0", *LORA],
