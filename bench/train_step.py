@@ -357,6 +357,7 @@ def main() -> int:
         return 2
     from agentic_rag.protocols import PROTOCOLS
     from agentic_rag.training.grpo import train_grpo
+    from agentic_rag.training.trl_adapter import logged_values
 
     _world.quiet_trainer_logs()
     world = _world.build(_world.load_recipe(tools=False))
@@ -393,7 +394,7 @@ def main() -> int:
             trainer = train_grpo(recipe, world.train, search, callbacks=[callback])
         params = trainer.model.num_parameters()
         # Logging is off, so the trainer's metric lists hold one value per pass of every step.
-        live = trainer._metrics["train"].get("update/live_row_share", [])
+        live = logged_values(trainer, "update/live_row_share")
         passes = (args.steps - 1) * recipe.grpo.gradient_accumulation_steps
         live_share = sum(live[-passes:]) / passes if live else 1.0
     if callback.table:

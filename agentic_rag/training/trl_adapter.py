@@ -145,3 +145,9 @@ def log_metrics(trainer, stats: dict[str, float]) -> None:
     mode = "train" if trainer.model.training else "eval"
     for key, value in stats.items():
         trainer._metrics[mode][f"rollout/{key}"].append(value)
+
+
+def logged_values(trainer, key: str) -> list[float]:
+    """The values of a train metric gathered since the last log (every pass of every step when
+    logging is off, as in bench/train_step.py)."""
+    return list(trainer._metrics["train"].get(key, []))
